@@ -1,0 +1,64 @@
+"""Shared fixtures. The backend is a test parameter (the minitorch habit): one test body checks
+``numpy``, ``torch-cpu`` and ``torch-cuda``; the cuda case skips where no GPU is present."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An op library (``cnnlab.numpy`` or ``cnnlab.torch``) and how to move arrays in and out of it."""
+
+    name: str
+    ops: object
+    device: str | None = None  # torch device, None for NumPy
+
+    def tensor(self, array):
+        """NumPy array (or None) -> the backend's native array, keeping the dtype."""
+        if array is None or self.device is None:
+            return array
+        import torch
+
+        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
+
+    def numpy(self, value):
+        """Native array (or a tuple of them, or None) -> NumPy."""
+        if isinstance(value, (tuple, list)):
+            return type(value)(self.numpy(v) for v in value)
+        if value is None or self.device is None:
+            return value
+        return value.detach().cpu().numpy()
+
+
+def _backend(name: str) -> Backend:
+    if name == "numpy":
+        return Backend(name, importlib.import_module("cnnlab.numpy"))
+    torch = pytest.importorskip("torch")
+    device = name.split("-", 1)[1]
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("torch-cuda: no CUDA GPU on this machine")
+    try:
+        ops = importlib.import_module("cnnlab.torch")
+    except ModuleNotFoundError as error:
+        if error.name != "cnnlab.torch":
+            raise
+        pytest.skip("cnnlab.torch is not written yet")
+    return Backend(name, ops, device)
+
+
+BACKENDS = ["numpy", "torch-cpu", "torch-cuda"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> Backend:
+    return _backend(request.param)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
