@@ -64,3 +64,76 @@ def out_size(size: int, kernel: int, stride: int, padding: int, dilation: int, o
     if ceil_mode and (n - 1) * stride >= size + padding:
         n -= 1
     return n
+
+
+# --- appended for conv / pool / unpool (cnnlab.numpy.conv, cnnlab.numpy.pool and their torch mirrors) ---
+
+_INT_DTYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
+
+
+def check_int(x, name: str, op: str) -> None:
+    """Require an integer array or tensor (e.g. the indices of max pooling)."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        raise TypeError(f"{op}: {name} must be an array or tensor of integers, got {type(x).__name__}")
+    if str(dtype).replace("torch.", "") not in _INT_DTYPES:  # same spelling for NumPy and torch dtypes
+        raise TypeError(f"{op}: {name} must have an integer dtype (int64), got {dtype}")
+
+
+def check_shape(x, shape, name: str, op: str) -> None:
+    """Require ``x.shape == shape`` exactly (a bias, a gradient, the indices of a pooling)."""
+    if tuple(x.shape) != tuple(shape):
+        raise ValueError(f"{op}: {name} must have shape {tuple(shape)}, got {tuple(x.shape)}")
+
+
+def conv_padding(padding, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
+                 op: str) -> tuple[int, int, int, int]:
+    """Resolve a convolution's ``padding`` (int, pair, "valid" or "same") to (top, bottom, left, right).
+
+    "same" keeps the spatial size (stride 1 only, as in torch); when the dilated kernel has an even
+    size the extra row / column goes at the bottom / right, as in torch.
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding != "same":
+            raise ValueError(f"{op}: padding must be 'same', 'valid', an int >= 0 or a pair of them, got {padding!r}")
+        if tuple(stride) != (1, 1):
+            raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride {tuple(stride)}),"
+                             " as in torch; give the padding as numbers")
+        pads = []
+        for k, d in zip(kernel, dilation):
+            total = d * (k - 1)
+            pads += [total // 2, total - total // 2]
+        return tuple(pads)
+    ph, pw = pair(padding, "padding", op, minimum=0)
+    return (ph, ph, pw, pw)
+
+
+def check_pool_padding(padding: tuple[int, int], kernel: tuple[int, int], dilation: tuple[int, int], op: str) -> None:
+    """torch's rule for pooling: padding at most half of the (dilated) kernel, so no window is all padding."""
+    for p, k, d in zip(padding, kernel, dilation):
+        if p > (d * (k - 1) + 1) // 2:
+            raise ValueError(f"{op}: padding must be at most half of the kernel size, got padding {tuple(padding)} "
+                             f"for kernel_size {tuple(kernel)}" + (f" (dilation {tuple(dilation)})" if d > 1 else ""))
+
+
+def unpool_output_size(in_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+                       padding: tuple[int, int], output_size, op: str) -> tuple[int, int]:
+    """Output (H, W) of max unpooling: the size before the pooling, or ``output_size`` when it is given
+    (its last two entries; torch accepts any size strictly within a stride of the default)."""
+    default = tuple((i - 1) * s - 2 * p + k for i, k, s, p in zip(in_hw, kernel, stride, padding))
+    if output_size is None:
+        size = default
+    else:
+        size = tuple(output_size)[-2:] if len(tuple(output_size)) in (2, 4) else None
+        if size is None or not all(_is_int(v) for v in size):
+            raise ValueError(f"{op}: output_size must be (H, W) or (N, C, H, W), got {output_size!r}")
+        for d in range(2):
+            if not default[d] - stride[d] < size[d] < default[d] + stride[d]:
+                raise ValueError(f"{op}: invalid output_size {tuple(output_size)}: dim {d} must be between "
+                                 f"{default[d] - stride[d] + 1} and {default[d] + stride[d] - 1}")
+    if min(size) < 1:
+        raise ValueError(f"{op}: output size {size} is too small (input {tuple(in_hw)}, kernel_size {tuple(kernel)}, "
+                         f"stride {tuple(stride)}, padding {tuple(padding)})")
+    return tuple(int(v) for v in size)

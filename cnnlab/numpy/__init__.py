@@ -7,6 +7,9 @@ Names and arguments follow ``torch.nn.functional``; each differentiable op ``op`
 from .gradcheck import gradcheck
 
 # ops: convolution, transposed convolution, pooling, unpooling
+from .conv import conv2d, conv2d_backward, conv2d_naive, conv_transpose2d, conv_transpose2d_backward
+from .pool import (avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward, max_unpool2d,
+                   max_unpool2d_backward)
 
 # ops: activations, upsampling, linear, flatten, dropout, losses, penalties
 

@@ -1,0 +1,287 @@
+"""Convolution and transposed convolution (反卷积 / 转置卷积), forward and backward, in NumPy.
+
+The slide's formula for one output pixel of a convolution with a k x k kernel is
+
+    output[i, j] = sum(input[i:i+k, j:j+k] * kernel)
+
+``conv2d_naive`` is exactly that, in Python loops. ``conv2d`` computes the same numbers for every
+pixel at once: ``sliding_windows`` (im2col) lays every window out as a column, and one matrix
+product with the kernels does all the sums. The backward passes use the same two pieces in
+reverse: a matrix product with the transposed kernels, and ``col2im`` to add each window's
+gradient back onto the pixels it was read from.
+
+Layout NCHW; arguments and results as ``torch.nn.functional.conv2d`` / ``conv_transpose2d``.
+Shapes in the docstrings use N batch, C_in / C_out channels, H, W input size, KH, KW kernel size,
+OH, OW output size, G groups, SH, SW stride, PH, PW padding, DH, DW dilation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import (_is_int, check_float, check_ndim, check_same_dtype, check_shape, conv_padding, out_size,
+                         pair)
+from .windows import col2im, pad2d, sliding_windows, unpad2d
+
+__all__ = ["conv2d", "conv2d_backward", "conv2d_naive", "conv_transpose2d", "conv_transpose2d_backward"]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Input checks shared by the forward, the backward and the naive version.
+# ----------------------------------------------------------------------------------------------------------------
+
+def _check_weights(op, x, weight, bias, groups, layout):
+    """Types and ranks of input / weight / bias, and groups; ``layout`` describes the weight's axes."""
+    check_float(x, "input", op)
+    check_float(weight, "weight", op)
+    check_ndim(x, 4, "input", op, "(N, C_in, H, W)")
+    check_ndim(weight, 4, "weight", op, layout)
+    check_same_dtype(x, weight, ("input", "weight"), op)
+    if bias is not None:
+        check_float(bias, "bias", op)
+        check_same_dtype(x, bias, ("input", "bias"), op)
+    if not _is_int(groups) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    if min(weight.shape) < 1:
+        raise ValueError(f"{op}: weight must not have an empty axis, got shape {tuple(weight.shape)}")
+    if x.shape[1] % groups:
+        raise ValueError(f"{op}: groups={groups} does not divide the input's {x.shape[1]} channels")
+
+
+def _check_conv2d(op, x, weight, bias, stride, padding, dilation, groups):
+    """Validate conv2d's arguments; return (pads, stride, dilation, (OH, OW)), pads = (top, bottom, left, right)."""
+    _check_weights(op, x, weight, bias, groups, "(C_out, C_in / groups, KH, KW)")
+    C_out, C_per_group, KH, KW = weight.shape
+    if C_out % groups:
+        raise ValueError(f"{op}: groups={groups} does not divide the weight's {C_out} output channels "
+                         f"(weight shape {tuple(weight.shape)})")
+    if x.shape[1] != C_per_group * groups:
+        per_group = f" ({C_per_group} per group x {groups} groups)" if groups > 1 else ""
+        raise ValueError(f"{op}: input has {x.shape[1]} channels but weight expects {C_per_group * groups}"
+                         f"{per_group} (weight shape {tuple(weight.shape)})")
+    if bias is not None:
+        check_shape(bias, (C_out,), "bias", op)
+    stride = pair(stride, "stride", op)
+    dilation = pair(dilation, "dilation", op)
+    top, bottom, left, right = pads = conv_padding(padding, (KH, KW), stride, dilation, op)
+    H, W = x.shape[2:]
+    # out_size pads symmetrically; "same" may pad one more at the bottom / right, hence the shift.
+    OH = out_size(H + bottom - top, KH, stride[0], top, dilation[0], op)
+    OW = out_size(W + right - left, KW, stride[1], left, dilation[1], op)
+    return pads, stride, dilation, (OH, OW)
+
+
+def _check_grad_out(op, grad_out, x, shape):
+    check_float(grad_out, "grad_out", op)
+    check_same_dtype(x, grad_out, ("input", "grad_out"), op)
+    check_shape(grad_out, shape, "grad_out (the shape of the forward output)", op)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# conv2d
+# ----------------------------------------------------------------------------------------------------------------
+
+def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """The slide's formula, ``output[i, j] = sum(input[i:i+k, j:j+k] * kernel)``, as plain loops.
+
+    Same arguments and result as ``conv2d`` (tests hold the two equal) but one output number at a
+    time: read to understand, too slow to train with.
+
+    Args:
+        x: (N, C_in, H, W)
+        weight: (C_out, C_in / G, KH, KW)
+        bias: (C_out,) or None
+    Returns:
+        out: (N, C_out, OH, OW), OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1 (likewise OW).
+    """
+    pads, (SH, SW), (DH, DW), (OH, OW) = _check_conv2d("conv2d_naive", x, weight, bias, stride, padding, dilation,
+                                                       groups)
+    N = x.shape[0]
+    C_out, C_per_group, KH, KW = weight.shape
+    out_per_group = C_out // groups
+    xp = pad2d(x, pads)
+    out = np.zeros((N, C_out, OH, OW), dtype=x.dtype)
+    for n in range(N):
+        for o in range(C_out):
+            g = o // out_per_group  # output channel o belongs to group g ...
+            channels = slice(g * C_per_group, (g + 1) * C_per_group)  # ... and sees only that group's input channels
+            kernel = weight[o]  # (C_in / G, KH, KW)
+            for i in range(OH):
+                for j in range(OW):
+                    top, left = i * SH, j * SW
+                    # input[i:i+k, j:j+k], with a stride between windows and DH - 1 holes inside one (dilation)
+                    window = xp[n, channels, top:top + DH * (KH - 1) + 1:DH, left:left + DW * (KW - 1) + 1:DW]
+                    out[n, o, i, j] = np.sum(window * kernel)
+            if bias is not None:
+                out[n, o] += bias[o]
+    return out
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation, as in every deep-learning library), vectorised with im2col.
+
+    Args:
+        x: (N, C_in, H, W)
+        weight: (C_out, C_in / G, KH, KW) -- C_out kernels, each seeing C_in / G channels.
+        bias: (C_out,) or None
+        stride, dilation: int or pair, >= 1.
+        padding: int or pair >= 0 (zeros on both sides), or "valid" (= 0), or "same" (output as large as
+            the input; stride 1 only; an odd total padding puts the extra row / column at the bottom / right).
+        groups: the channels split into G groups convolved separately (G = C_in: depthwise).
+
+    Returns:
+        out: (N, C_out, OH, OW), OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1 (likewise OW),
+            ``out[n, o, i, j] = bias[o] + sum(window (i, j) of x[n, group of o] * weight[o])``.
+    """
+    pads, stride, dilation, (OH, OW) = _check_conv2d("conv2d", x, weight, bias, stride, padding, dilation, groups)
+    N, C_in = x.shape[:2]
+    C_out, C_per_group, KH, KW = weight.shape
+    G, K = groups, C_per_group * KH * KW  # K: numbers in one window of one group
+
+    xp = pad2d(x, pads)
+    cols = sliding_windows(xp, (KH, KW), stride, dilation, (OH, OW))  # (N, C_in, KH, KW, OH, OW), a view
+    cols = cols.reshape(N, G, K, OH * OW)  # im2col: one column per window (this reshape copies)
+    w = weight.reshape(G, C_out // G, K)  # one row per kernel
+    out = w @ cols  # (G, C_out/G, K) @ (N, G, K, OH*OW) -> (N, G, C_out/G, OH*OW): all the sums at once
+    out = out.reshape(N, C_out, OH, OW)
+    if bias is not None:
+        out += bias.reshape(1, C_out, 1, 1)
+    return out
+
+
+def conv2d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Gradients of ``conv2d``.
+
+    Args:
+        grad_out: (N, C_out, OH, OW) dLoss/dout.
+        x, weight, bias, stride, padding, dilation, groups: as given to ``conv2d``.
+
+    Returns:
+        (grad_x, grad_weight, grad_bias): (N, C_in, H, W), (C_out, C_in / G, KH, KW), (C_out,) or None.
+
+    out = w @ cols, so  grad_w = grad_out @ cols^T  (summed over the batch)  and  grad_cols = w^T @ grad_out;
+    col2im then adds each window's gradient back onto the pixels it was read from. (grad_x is a transposed
+    convolution of grad_out with the same weight: ``conv_transpose2d`` is the gradient of ``conv2d``.)
+    """
+    op = "conv2d_backward"
+    pads, stride, dilation, (OH, OW) = _check_conv2d(op, x, weight, bias, stride, padding, dilation, groups)
+    N, C_in = x.shape[:2]
+    C_out, C_per_group, KH, KW = weight.shape
+    G, K = groups, C_per_group * KH * KW
+    _check_grad_out(op, grad_out, x, (N, C_out, OH, OW))
+
+    xp = pad2d(x, pads)
+    cols = sliding_windows(xp, (KH, KW), stride, dilation, (OH, OW)).reshape(N, G, K, OH * OW)  # as in forward
+    w = weight.reshape(G, C_out // G, K)
+    g = grad_out.reshape(N, G, C_out // G, OH * OW)
+
+    grad_weight = (g @ cols.transpose(0, 1, 3, 2)).sum(axis=0)  # (N, G, C_out/G, K) summed over the batch
+    grad_weight = grad_weight.reshape(weight.shape)
+    grad_cols = w.transpose(0, 2, 1) @ g  # (G, K, C_out/G) @ (N, G, C_out/G, OH*OW) -> (N, G, K, OH*OW)
+    grad_xp = col2im(grad_cols.reshape(N, C_in, KH, KW, OH, OW), xp.shape[2:], stride, dilation)
+    grad_x = unpad2d(grad_xp, pads)  # the gradient that fell on the padding is dropped
+    grad_bias = None if bias is None else grad_out.sum(axis=(0, 2, 3))
+    return grad_x, grad_weight, grad_bias
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# conv_transpose2d (反卷积 / 转置卷积)
+# ----------------------------------------------------------------------------------------------------------------
+
+def _check_conv_transpose2d(op, x, weight, bias, stride, padding, output_padding, groups, dilation):
+    """Validate conv_transpose2d's arguments; return (pads, stride, dilation, (H_out, W_out))."""
+    _check_weights(op, x, weight, bias, groups, "(C_in, C_out / groups, KH, KW)")
+    C_in, C_out_per_group, KH, KW = weight.shape
+    if x.shape[1] != C_in:
+        raise ValueError(f"{op}: input has {x.shape[1]} channels but weight expects {C_in} "
+                         f"(weight shape {tuple(weight.shape)})")
+    if bias is not None:
+        check_shape(bias, (C_out_per_group * groups,), "bias", op)
+    stride = pair(stride, "stride", op)
+    dilation = pair(dilation, "dilation", op)
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int >= 0 or a pair of them, got {padding!r} "
+                         "(torch has no 'same' / 'valid' for transposed convolutions)")
+    PH, PW = pair(padding, "padding", op, minimum=0)
+    output_padding = pair(output_padding, "output_padding", op, minimum=0)
+    for op_, s, d in zip(output_padding, stride, dilation):
+        if op_ >= s and op_ >= d:
+            raise ValueError(f"{op}: output_padding must be smaller than either stride or dilation, got "
+                             f"output_padding {output_padding}, stride {stride}, dilation {dilation}")
+    H, W = x.shape[2:]
+    H_out = (H - 1) * stride[0] - 2 * PH + dilation[0] * (KH - 1) + output_padding[0] + 1
+    W_out = (W - 1) * stride[1] - 2 * PW + dilation[1] * (KW - 1) + output_padding[1] + 1
+    if H_out < 1 or W_out < 1:
+        raise ValueError(f"{op}: output size ({H_out}, {W_out}) is too small: padding {(PH, PW)} cuts away more "
+                         f"than the ({H_out + 2 * PH}, {W_out + 2 * PW}) pixels the kernel stamps cover")
+    return (PH, PH, PW, PW), stride, dilation, (H_out, W_out)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed convolution (反卷积): every input pixel stamps a copy of the kernel, scaled by its value.
+
+    Input pixel (h, w) adds ``x[n, c, h, w] * weight[c]`` onto the output at (h * SH, w * SW) (the slide:
+    a single 55 and a 3 x 3 kernel give 55 * kernel); overlapping stamps add up; then ``padding`` rows and
+    columns are cut from every border and ``output_padding`` adds some back at the bottom / right.
+    It is the gradient of ``conv2d`` with respect to its input: it restores the size, not the values.
+
+    Args:
+        x: (N, C_in, H, W)
+        weight: (C_in, C_out / G, KH, KW) -- note: in-channels first, as in torch.
+        bias: (C_out,) or None
+        stride, dilation: int or pair >= 1; padding: int or pair >= 0;
+        output_padding: int or pair, each smaller than the stride or the dilation.
+
+    Returns:
+        out: (N, C_out, H_out, W_out), H_out = (H - 1) * SH - 2 * PH + DH * (KH - 1) + OPH + 1 (likewise W_out).
+    """
+    pads, stride, dilation, (H_out, W_out) = _check_conv_transpose2d(
+        "conv_transpose2d", x, weight, bias, stride, padding, output_padding, groups, dilation)
+    N, C_in, H, W = x.shape
+    _, C_out_per_group, KH, KW = weight.shape
+    G, K = groups, C_out_per_group * KH * KW  # K: numbers in one stamp of one group
+    top, bottom, left, right = pads
+
+    xs = x.reshape(N, G, C_in // G, H * W)
+    w = weight.reshape(G, C_in // G, K)
+    cols = w.transpose(0, 2, 1) @ xs  # (G, K, C_in/G) @ (N, G, C_in/G, H*W) -> (N, G, K, H*W): every stamp
+    cols = cols.reshape(N, G * C_out_per_group, KH, KW, H, W)
+    out = col2im(cols, (top + H_out + bottom, left + W_out + right), stride, dilation)  # add the stamps up
+    out = unpad2d(out, pads)
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1)
+    return out
+
+
+def conv_transpose2d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                              dilation=1):
+    """Gradients of ``conv_transpose2d``.
+
+    Args:
+        grad_out: (N, C_out, H_out, W_out) dLoss/dout.
+        x, weight, bias, stride, padding, output_padding, groups, dilation: as given to ``conv_transpose2d``.
+
+    Returns:
+        (grad_x, grad_weight, grad_bias): (N, C_in, H, W), (C_in, C_out / G, KH, KW), (C_out,) or None.
+
+    The forward was cols = w^T @ x followed by col2im, so here im2col of grad_out gives grad_cols, and
+    grad_x = w @ grad_cols (a plain convolution of grad_out), grad_w = x @ grad_cols^T (summed over the batch).
+    """
+    op = "conv_transpose2d_backward"
+    pads, stride, dilation, (H_out, W_out) = _check_conv_transpose2d(
+        op, x, weight, bias, stride, padding, output_padding, groups, dilation)
+    N, C_in, H, W = x.shape
+    _, C_out_per_group, KH, KW = weight.shape
+    G, K = groups, C_out_per_group * KH * KW
+    _check_grad_out(op, grad_out, x, (N, G * C_out_per_group, H_out, W_out))
+
+    gp = pad2d(grad_out, pads)
+    grad_cols = sliding_windows(gp, (KH, KW), stride, dilation, (H, W)).reshape(N, G, K, H * W)  # im2col
+    w = weight.reshape(G, C_in // G, K)
+    xs = x.reshape(N, G, C_in // G, H * W)
+
+    grad_x = (w @ grad_cols).reshape(N, C_in, H, W)  # (G, C_in/G, K) @ (N, G, K, H*W)
+    grad_weight = (xs @ grad_cols.transpose(0, 1, 3, 2)).sum(axis=0)  # (N, G, C_in/G, K) summed over the batch
+    grad_weight = grad_weight.reshape(weight.shape)
+    grad_bias = None if bias is None else grad_out.sum(axis=(0, 2, 3))
+    return grad_x, grad_weight, grad_bias

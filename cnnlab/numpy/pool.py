@@ -1,0 +1,263 @@
+"""Pooling (池化) and unpooling (反池化), forward and backward, in NumPy.
+
+A pooling layer slides a KH x KW window over every channel and keeps one number per window:
+its maximum (``max_pool2d``) or its mean (``avg_pool2d``). The windows come from
+``sliding_windows`` as for convolution; the backward passes send each window's gradient back
+with ``col2im``: all of it to the window's maximum, or an equal share to every element.
+``max_unpool2d`` puts the maxima back where ``max_pool2d(..., return_indices=True)`` found them
+and fills the rest with zeros.
+
+Layout NCHW; arguments and results as ``torch.nn.functional``. Shapes: N batch, C channels,
+H, W input size, KH, KW kernel size, OH, OW output size, SH, SW stride, PH, PW padding,
+DH, DW dilation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import (_is_int, check_float, check_int, check_ndim, check_pool_padding, check_same_dtype,
+                         check_shape, out_size, pair, unpool_output_size)
+from .windows import col2im, pad2d, sliding_windows, unpad2d
+
+__all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+           "max_unpool2d", "max_unpool2d_backward"]
+
+
+def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
+    """Validate a pooling's arguments; return (kernel, stride, dilation, padding, pads, (OH, OW)).
+
+    ``pads`` = (top, bottom, left, right) is ``padding`` plus, with ``ceil_mode``, the rows and
+    columns the last window hangs over the bottom / right border.
+    """
+    check_float(x, "input", op)
+    check_ndim(x, 4, "input", op, "(N, C, H, W)")
+    kernel = pair(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None else pair(stride, "stride", op)  # torch: the stride defaults to the kernel
+    padding = pair(padding, "padding", op, minimum=0)
+    dilation = pair(dilation, "dilation", op)
+    check_pool_padding(padding, kernel, dilation, op)
+    H, W = x.shape[2:]
+    OH = out_size(H, kernel[0], stride[0], padding[0], dilation[0], op, ceil_mode)
+    OW = out_size(W, kernel[1], stride[1], padding[1], dilation[1], op, ceil_mode)
+    # ceil_mode: the last window may reach past the padded input; pad those rows / columns too.
+    over_h = max(0, (OH - 1) * stride[0] + dilation[0] * (kernel[0] - 1) + 1 - (H + 2 * padding[0]))
+    over_w = max(0, (OW - 1) * stride[1] + dilation[1] * (kernel[1] - 1) + 1 - (W + 2 * padding[1]))
+    pads = (padding[0], padding[0] + over_h, padding[1], padding[1] + over_w)
+    return kernel, stride, dilation, padding, pads, (OH, OW)
+
+
+def _check_grad_out(op, grad_out, x, shape):
+    check_float(grad_out, "grad_out", op)
+    check_same_dtype(x, grad_out, ("input", "grad_out"), op)
+    check_shape(grad_out, shape, "grad_out (the shape of the forward output)", op)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# max pooling
+# ----------------------------------------------------------------------------------------------------------------
+
+def _window_argmax(op, x, kernel_size, stride, padding, dilation, ceil_mode):
+    """The maximum of every window and where in the window it is; shared by max_pool2d and its backward.
+
+    Returns:
+        out: (N, C, OH, OW) the maxima.
+        arg: (N, C, OH, OW) int, the position i * KW + j of the maximum inside its window
+            (the first one when several elements tie, as in torch).
+        geometry: (kernel, stride, dilation, padding, pads, (OH, OW)) from ``_pool_geometry``.
+    """
+    geometry = kernel, stride, dilation, _, pads, (OH, OW) = _pool_geometry(
+        op, x, kernel_size, stride, padding, dilation, ceil_mode)
+    N, C = x.shape[:2]
+    KH, KW = kernel
+    xp = pad2d(x, pads, value=-np.inf)  # the border can never be the maximum
+    windows = sliding_windows(xp, kernel, stride, dilation, (OH, OW))  # (N, C, KH, KW, OH, OW)
+    windows = windows.reshape(N, C, KH * KW, OH, OW)  # the KH * KW elements of each window along axis 2
+    arg = windows.argmax(axis=2)  # (N, C, OH, OW); NaN counts as the maximum, as in torch
+    out = np.take_along_axis(windows, arg[:, :, None], axis=2)[:, :, 0]
+    return out, arg, geometry
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max pooling: the largest element of every window.
+
+    Args:
+        x: (N, C, H, W)
+        kernel_size: int or pair; stride: int or pair, default ``kernel_size`` (windows side by side);
+        padding: int or pair, at most half the kernel (the border counts as -inf);
+        dilation: int or pair, the step between the elements of one window;
+        ceil_mode: round the number of windows up (a last, partial window) instead of down.
+        return_indices: also return where each maximum came from.
+
+    Returns:
+        out: (N, C, OH, OW), OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1 (rounded up with ceil_mode).
+        indices (only with ``return_indices``): (N, C, OH, OW) int64, the flat index h * W + w of each
+            maximum in its (H, W) input plane, as in torch; ``max_unpool2d`` takes it.
+    """
+    out, arg, (kernel, stride, dilation, padding, _, (OH, OW)) = _window_argmax(
+        "max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+    if not return_indices:
+        return out
+    i, j = np.divmod(arg, kernel[1])  # row and column of the maximum inside its window
+    h = (np.arange(OH) * stride[0] - padding[0])[:, None] + i * dilation[0]  # (N, C, OH, OW) input row
+    w = (np.arange(OW) * stride[1] - padding[1])[None, :] + j * dilation[1]  # (N, C, OH, OW) input column
+    indices = (h * x.shape[3] + w).astype(np.int64)
+    return out, indices
+
+
+def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                        return_indices=False):
+    """Gradient of ``max_pool2d``: each window's gradient goes to its maximum, the other elements get 0.
+
+    Args:
+        grad_out: (N, C, OH, OW) dLoss/dout (of ``out``; the indices have no gradient).
+        x, kernel_size, stride, padding, dilation, ceil_mode: as given to ``max_pool2d``;
+            ``return_indices`` is accepted and ignored, so the same keyword arguments fit both.
+
+    Returns:
+        grad_x: (N, C, H, W) (one input, so one array, not a tuple); an element that is the maximum of
+            several overlapping windows collects the gradient of each.
+    """
+    op = "max_pool2d_backward"
+    _, arg, (kernel, stride, dilation, _, pads, (OH, OW)) = _window_argmax(
+        op, x, kernel_size, stride, padding, dilation, ceil_mode)
+    N, C, H, W = x.shape
+    KH, KW = kernel
+    _check_grad_out(op, grad_out, x, (N, C, OH, OW))
+    is_max = arg[:, :, None] == np.arange(KH * KW)[:, None, None]  # (N, C, KH*KW, OH, OW) one-hot
+    cols = (is_max * grad_out[:, :, None]).reshape(N, C, KH, KW, OH, OW)
+    grad_xp = col2im(cols, (pads[0] + H + pads[1], pads[2] + W + pads[3]), stride, dilation)
+    return unpad2d(grad_xp, pads)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# average pooling
+# ----------------------------------------------------------------------------------------------------------------
+
+def _avg_divisor(in_hw, kernel, stride, padding, out_hw, count_include_pad, divisor_override, dtype):
+    """(OH, OW): the number each window's sum is divided by, as in torch.
+
+    With ``count_include_pad`` the padding counts (but not what a ceil_mode window hangs past it),
+    without it only the input elements count; ``divisor_override`` replaces both.
+    """
+    if divisor_override is not None:
+        return np.full(out_hw, divisor_override, dtype=dtype)
+    sizes = []
+    for size, k, s, p, n in zip(in_hw, kernel, stride, padding, out_hw):
+        start = np.arange(n) * s - p  # first row (column) of each window, in input coordinates
+        end = np.minimum(start + k, size + p)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, size)
+        sizes.append(end - start)
+    return np.multiply.outer(sizes[0], sizes[1]).astype(dtype)
+
+
+def _check_avg(op, count_include_pad, divisor_override):
+    if divisor_override is not None and (not _is_int(divisor_override) or divisor_override < 1):
+        raise ValueError(f"{op}: divisor_override must be None or a positive int, got {divisor_override!r}")
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Average pooling: the mean of every window.
+
+    Args:
+        x: (N, C, H, W)
+        kernel_size, stride (default ``kernel_size``), padding (at most half the kernel), ceil_mode:
+            as in ``max_pool2d`` (no dilation, as in torch); the border counts as 0.
+        count_include_pad: divide by the whole window (True, torch's default) or only by its input elements.
+        divisor_override: divide every sum by this number instead.
+
+    Returns:
+        out: (N, C, OH, OW), OH = (H + 2 * PH - KH) // SH + 1 (rounded up with ceil_mode).
+    """
+    op = "avg_pool2d"
+    _check_avg(op, count_include_pad, divisor_override)
+    kernel, stride, _, padding, pads, out_hw = _pool_geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
+    xp = pad2d(x, pads)
+    windows = sliding_windows(xp, kernel, stride, (1, 1), out_hw)  # (N, C, KH, KW, OH, OW)
+    divisor = _avg_divisor(x.shape[2:], kernel, stride, padding, out_hw, count_include_pad, divisor_override,
+                           x.dtype)
+    return windows.sum(axis=(2, 3)) / divisor
+
+
+def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                        divisor_override=None):
+    """Gradient of ``avg_pool2d``: every element of a window gets the window's gradient / divisor.
+
+    Args:
+        grad_out: (N, C, OH, OW) dLoss/dout.
+        x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override: as given to ``avg_pool2d``.
+
+    Returns:
+        grad_x: (N, C, H, W) (one input, so one array, not a tuple); overlapping windows add up.
+    """
+    op = "avg_pool2d_backward"
+    _check_avg(op, count_include_pad, divisor_override)
+    kernel, stride, _, padding, pads, (OH, OW) = _pool_geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
+    N, C, H, W = x.shape
+    _check_grad_out(op, grad_out, x, (N, C, OH, OW))
+    divisor = _avg_divisor((H, W), kernel, stride, padding, (OH, OW), count_include_pad, divisor_override, x.dtype)
+    share = grad_out / divisor  # (N, C, OH, OW): what each element of a window gets
+    cols = np.broadcast_to(share[:, :, None, None], (N, C, *kernel, OH, OW))  # the same share for all KH * KW
+    grad_xp = col2im(cols, (pads[0] + H + pads[1], pads[2] + W + pads[3]), stride, (1, 1))
+    return unpad2d(grad_xp, pads)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# max unpooling (反池化)
+# ----------------------------------------------------------------------------------------------------------------
+
+def _check_unpool(op, x, indices, kernel_size, stride, padding, output_size):
+    """Validate max_unpool2d's arguments; return the output size (H_out, W_out)."""
+    check_float(x, "input", op)
+    check_ndim(x, 4, "input", op, "(N, C, H, W)")
+    check_int(indices, "indices", op)
+    check_shape(indices, x.shape, "indices (the shape of the input)", op)
+    kernel = pair(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None else pair(stride, "stride", op)
+    padding = pair(padding, "padding", op, minimum=0)
+    H_out, W_out = unpool_output_size(x.shape[2:], kernel, stride, padding, output_size, op)
+    if all(indices.shape) and (indices.min() < 0 or indices.max() >= H_out * W_out):
+        raise ValueError(f"{op}: indices must lie in [0, {H_out * W_out}) for an output of size {(H_out, W_out)}, "
+                         f"got values from {int(indices.min())} to {int(indices.max())}")
+    return H_out, W_out
+
+
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Max unpooling: every value goes back to where ``max_pool2d`` found it; everything else is 0.
+
+    Args:
+        x: (N, C, H, W) e.g. the output of ``max_pool2d``.
+        indices: (N, C, H, W) int, flat indices h * W_out + w into the output plane
+            (the ``indices`` of ``max_pool2d(..., return_indices=True)``).
+        kernel_size, stride (default ``kernel_size``), padding: those of the pooling being undone.
+        output_size: (H_out, W_out) or (N, C, H_out, W_out) when the default (H - 1) * SH - 2 * PH + KH
+            is not the size before the pooling (within a stride of it).
+
+    Returns:
+        out: (N, C, H_out, W_out)
+    """
+    H_out, W_out = _check_unpool("max_unpool2d", x, indices, kernel_size, stride, padding, output_size)
+    N, C = x.shape[:2]
+    out = np.zeros((N, C, H_out * W_out), dtype=x.dtype)
+    np.put_along_axis(out, indices.reshape(N, C, -1), x.reshape(N, C, -1), axis=2)
+    return out.reshape(N, C, H_out, W_out)
+
+
+def max_unpool2d_backward(grad_out, x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Gradient of ``max_unpool2d``: each input value reads the gradient at the place it was put.
+
+    Args:
+        grad_out: (N, C, H_out, W_out) dLoss/dout.
+        x, indices, kernel_size, stride, padding, output_size: as given to ``max_unpool2d``.
+
+    Returns:
+        (grad_x, None): (N, C, H, W), and None for ``indices`` (integers have no gradient).
+    """
+    op = "max_unpool2d_backward"
+    H_out, W_out = _check_unpool(op, x, indices, kernel_size, stride, padding, output_size)
+    N, C = x.shape[:2]
+    _check_grad_out(op, grad_out, x, (N, C, H_out, W_out))
+    grad_x = np.take_along_axis(grad_out.reshape(N, C, -1), indices.reshape(N, C, -1), axis=2)
+    return grad_x.reshape(x.shape), None
