@@ -111,11 +111,11 @@ def conv_padding(padding, kernel: tuple[int, int], stride: tuple[int, int], dila
 
 
 def check_pool_padding(padding: tuple[int, int], kernel: tuple[int, int], dilation: tuple[int, int], op: str) -> None:
-    """torch's rule for pooling: padding at most half of the (dilated) kernel, so no window is all padding."""
-    for p, k, d in zip(padding, kernel, dilation):
-        if p > (d * (k - 1) + 1) // 2:
+    """torch's rule for pooling: padding at most half of the kernel size (of the kernel itself, dilation or not)."""
+    for p, k in zip(padding, kernel):
+        if p > k // 2:
             raise ValueError(f"{op}: padding must be at most half of the kernel size, got padding {tuple(padding)} "
-                             f"for kernel_size {tuple(kernel)}" + (f" (dilation {tuple(dilation)})" if d > 1 else ""))
+                             f"for kernel_size {tuple(kernel)}")
 
 
 def unpool_output_size(in_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],

@@ -58,24 +58,36 @@ def _check_grad_out(op, grad_out, x, shape):
 # ----------------------------------------------------------------------------------------------------------------
 
 def _window_argmax(op, x, kernel_size, stride, padding, dilation, ceil_mode):
-    """The maximum of every window and where in the window it is; shared by max_pool2d and its backward.
+    """The maximum of every window and where it is; shared by max_pool2d and its backward.
 
     Returns:
         out: (N, C, OH, OW) the maxima.
-        arg: (N, C, OH, OW) int, the position i * KW + j of the maximum inside its window
+        i, j: (N, C, OH, OW) int, the row and column of each maximum inside its window
             (the first one when several elements tie, as in torch).
+        h, w: (N, C, OH, OW) int, its row and column in the input: h = oh * SH - PH + i * DH.
         geometry: (kernel, stride, dilation, padding, pads, (OH, OW)) from ``_pool_geometry``.
     """
-    geometry = kernel, stride, dilation, _, pads, (OH, OW) = _pool_geometry(
+    geometry = kernel, stride, dilation, padding, pads, (OH, OW) = _pool_geometry(
         op, x, kernel_size, stride, padding, dilation, ceil_mode)
-    N, C = x.shape[:2]
-    KH, KW = kernel
-    xp = pad2d(x, pads, value=-np.inf)  # the border can never be the maximum
+    N, C, H, W = x.shape
+    (KH, KW), (SH, SW), (DH, DW), (PH, PW) = kernel, stride, dilation, padding
+    xp = pad2d(x, pads, value=-np.inf)  # the border can never beat an input element
     windows = sliding_windows(xp, kernel, stride, dilation, (OH, OW))  # (N, C, KH, KW, OH, OW)
     windows = windows.reshape(N, C, KH * KW, OH, OW)  # the KH * KW elements of each window along axis 2
     arg = windows.argmax(axis=2)  # (N, C, OH, OW); NaN counts as the maximum, as in torch
     out = np.take_along_axis(windows, arg[:, :, None], axis=2)[:, :, 0]
-    return out, arg, geometry
+    i, j = np.divmod(arg, KW)
+    top = (np.arange(OH) * SH - PH)[:, None]  # (OH, 1) first row of each window, in input coordinates
+    left = (np.arange(OW) * SW - PW)[None, :]  # (1, OW) first column
+    h, w = top + i * DH, left + j * DW
+    # Torch never picks the border: where the maximum is a border element (the window holds only -inf, or
+    # only padding, possible with dilation) it takes the window's first element with h >= 0 and w >= 0.
+    on_border = (h < 0) | (h >= H) | (w < 0) | (w >= W)
+    if on_border.any():
+        i = np.where(on_border, np.maximum(0, -(top // DH)), i)
+        j = np.where(on_border, np.maximum(0, -(left // DW)), j)
+        h, w = top + i * DH, left + j * DW
+    return out, i, j, h, w, geometry
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -84,7 +96,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     Args:
         x: (N, C, H, W)
         kernel_size: int or pair; stride: int or pair, default ``kernel_size`` (windows side by side);
-        padding: int or pair, at most half the kernel (the border counts as -inf);
+        padding: int or pair, at most half the kernel size (the border counts as -inf and is never picked);
         dilation: int or pair, the step between the elements of one window;
         ceil_mode: round the number of windows up (a last, partial window) instead of down.
         return_indices: also return where each maximum came from.
@@ -94,15 +106,10 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
         indices (only with ``return_indices``): (N, C, OH, OW) int64, the flat index h * W + w of each
             maximum in its (H, W) input plane, as in torch; ``max_unpool2d`` takes it.
     """
-    out, arg, (kernel, stride, dilation, padding, _, (OH, OW)) = _window_argmax(
-        "max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+    out, _, _, h, w, _ = _window_argmax("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
     if not return_indices:
         return out
-    i, j = np.divmod(arg, kernel[1])  # row and column of the maximum inside its window
-    h = (np.arange(OH) * stride[0] - padding[0])[:, None] + i * dilation[0]  # (N, C, OH, OW) input row
-    w = (np.arange(OW) * stride[1] - padding[1])[None, :] + j * dilation[1]  # (N, C, OH, OW) input column
-    indices = (h * x.shape[3] + w).astype(np.int64)
-    return out, indices
+    return out, (h * x.shape[3] + w).astype(np.int64)  # flat index into the (H, W) plane
 
 
 def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -119,12 +126,12 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilati
             several overlapping windows collects the gradient of each.
     """
     op = "max_pool2d_backward"
-    _, arg, (kernel, stride, dilation, _, pads, (OH, OW)) = _window_argmax(
+    _, i, j, _, _, (kernel, stride, dilation, _, pads, (OH, OW)) = _window_argmax(
         op, x, kernel_size, stride, padding, dilation, ceil_mode)
     N, C, H, W = x.shape
     KH, KW = kernel
     _check_grad_out(op, grad_out, x, (N, C, OH, OW))
-    is_max = arg[:, :, None] == np.arange(KH * KW)[:, None, None]  # (N, C, KH*KW, OH, OW) one-hot
+    is_max = (i * KW + j)[:, :, None] == np.arange(KH * KW)[:, None, None]  # (N, C, KH*KW, OH, OW) one-hot
     cols = (is_max * grad_out[:, :, None]).reshape(N, C, KH, KW, OH, OW)
     grad_xp = col2im(cols, (pads[0] + H + pads[1], pads[2] + W + pads[3]), stride, dilation)
     return unpad2d(grad_xp, pads)

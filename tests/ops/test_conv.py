@@ -30,8 +30,9 @@ def rel_err(a, b) -> float:
 
 
 def call(backend, fn, *arrays, **kwargs):
-    """``fn`` of the backend on NumPy arrays (None stays None); the result back as NumPy."""
-    return backend.numpy(getattr(backend.ops, fn)(*(backend.tensor(a) for a in arrays), **kwargs))
+    """``fn`` of the backend on NumPy arrays (other arguments pass as they are); the result back as NumPy."""
+    args = (backend.tensor(a) if isinstance(a, np.ndarray) else a for a in arrays)  # ints (kernel_size) stay ints
+    return backend.numpy(getattr(backend.ops, fn)(*args, **kwargs))
 
 
 def torch_oracle(fn, arrays, grad_out=None, **kwargs):
