@@ -74,7 +74,7 @@ def _window_argmax(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     xp = pad2d(x, pads, value=-np.inf)  # the border can never beat an input element
     windows = sliding_windows(xp, kernel, stride, dilation, (OH, OW))  # (N, C, KH, KW, OH, OW)
     windows = windows.reshape(N, C, KH * KW, OH, OW)  # the KH * KW elements of each window along axis 2
-    arg = windows.argmax(axis=2)  # (N, C, OH, OW); NaN counts as the maximum, as in torch
+    arg = windows.argmax(axis=2)  # (N, C, OH, OW); a NaN wins (its value is NaN, as in torch)
     out = np.take_along_axis(windows, arg[:, :, None], axis=2)[:, :, 0]
     i, j = np.divmod(arg, KW)
     top = (np.arange(OH) * SH - PH)[:, None]  # (OH, 1) first row of each window, in input coordinates

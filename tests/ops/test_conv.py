@@ -303,16 +303,18 @@ def test_conv2d_rejects_bad_input(backend, args, error, pattern):
 
 
 def test_conv2d_rejects_mixed_dtypes(backend):
-    with pytest.raises(TypeError, match=r"conv2d: input has dtype (torch\.)?float32 but weight has dtype (torch\.)?float64"):
+    dtype = r"dtype (torch\.)?"  # torch spells its dtypes torch.float32
+    with pytest.raises(TypeError, match=rf"conv2d: input has {dtype}float32 but weight has {dtype}float64"):
         call(backend, "conv2d", np.ones((1, 1, 3, 3), np.float32), np.ones((1, 1, 3, 3)))
     with pytest.raises(TypeError, match=r"conv2d: weight must have a floating-point dtype"):
         call(backend, "conv2d", np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3), np.int32))
-    with pytest.raises(TypeError, match=r"conv2d: input has dtype (torch\.)?float64 but bias has dtype (torch\.)?float32"):
+    with pytest.raises(TypeError, match=rf"conv2d: input has {dtype}float64 but bias has {dtype}float32"):
         call(backend, "conv2d", np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), np.ones(1, np.float32))
 
 
 def test_conv2d_numpy_rejects_objects_and_lists():
-    with pytest.raises(TypeError, match=r"conv2d: input must have a floating-point dtype \(float32 or float64\), got object"):
+    with pytest.raises(TypeError, match=r"conv2d: input must have a floating-point dtype \(float32 or float64\), "
+                                        r"got object"):
         numpy_conv.conv2d(np.ones((1, 1, 3, 3), dtype=object), np.ones((1, 1, 3, 3)))
     with pytest.raises(TypeError, match=r"conv2d: input must be an array or tensor of floats, got list"):
         numpy_conv.conv2d([[[[1.0]]]], np.ones((1, 1, 1, 1)))
@@ -320,7 +322,8 @@ def test_conv2d_numpy_rejects_objects_and_lists():
 
 def test_conv2d_backward_rejects_wrong_grad_out(backend):
     x, w = np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3))
-    with pytest.raises(ValueError, match=r"conv2d_backward: grad_out .* must have shape \(2, 4, 3, 3\), got \(2, 4, 5, 5\)"):
+    with pytest.raises(ValueError, match=r"conv2d_backward: grad_out .* must have shape \(2, 4, 3, 3\), "
+                                         r"got \(2, 4, 5, 5\)"):
         call(backend, "conv2d_backward", np.ones((2, 4, 5, 5)), x, w)
     with pytest.raises(TypeError, match=r"conv2d_backward: grad_out must have a floating-point dtype"):
         call(backend, "conv2d_backward", np.ones((2, 4, 3, 3), np.int64), x, w)
@@ -341,7 +344,8 @@ CONV_TRANSPOSE2D_ERRORS = [
     ("stride 0", _conv(w_shape=(3, 2, 3, 3), stride=0), ValueError, r"conv_transpose2d: stride must be a positive int"),
     ("bias shape", _conv(w_shape=(3, 2, 3, 3), b_shape=(3,)), ValueError,
      r"conv_transpose2d: bias must have shape \(2,\), got \(3,\)"),
-    ("int input", _conv(w_shape=(3, 2, 3, 3), dtype=np.int32), TypeError, r"conv_transpose2d: input must have a floating"),
+    ("int input", _conv(w_shape=(3, 2, 3, 3), dtype=np.int32), TypeError,
+     r"conv_transpose2d: input must have a floating"),
 ]
 
 

@@ -230,7 +230,8 @@ POOL_ERRORS = [  # (id, input shape, dtype, keyword arguments, error, message pa
     ("input 3-D", (3, 5, 5), np.float64, dict(kernel_size=2), ValueError, r"input must be 4-D \(N, C, H, W\), got 3-D"),
     ("kernel 0", (1, 1, 5, 5), np.float64, dict(kernel_size=0), ValueError,
      r"kernel_size must be a positive int or a pair of them, got 0"),
-    ("kernel negative", (1, 1, 5, 5), np.float64, dict(kernel_size=(2, -1)), ValueError, r"kernel_size must be a positive"),
+    ("kernel negative", (1, 1, 5, 5), np.float64, dict(kernel_size=(2, -1)), ValueError,
+     r"kernel_size must be a positive"),
     ("kernel float", (1, 1, 5, 5), np.float64, dict(kernel_size=2.0), ValueError, r"kernel_size must be a positive"),
     ("stride 0", (1, 1, 5, 5), np.float64, dict(kernel_size=2, stride=0), ValueError, r"stride must be a positive int"),
     ("padding negative", (1, 1, 5, 5), np.float64, dict(kernel_size=2, padding=-1), ValueError,
@@ -261,7 +262,8 @@ def test_max_pool2d_dilation_rules(backend):
         call(backend, "max_pool2d", x, 2, dilation=0)
     # torch's half-kernel rule counts the kernel size, not the span of the dilated kernel
     call(backend, "max_pool2d", x, 2, padding=1, dilation=3)
-    with pytest.raises(ValueError, match=r"at most half of the kernel size, got padding \(2, 2\) for kernel_size \(2, 2\)"):
+    with pytest.raises(ValueError, match=r"at most half of the kernel size, got padding \(2, 2\) "
+                                         r"for kernel_size \(2, 2\)"):
         call(backend, "max_pool2d", x, 2, padding=2, dilation=3)
 
 
@@ -274,7 +276,8 @@ def test_max_pool2d_never_picks_the_border(backend):
     np.testing.assert_array_equal(out, expected)
     np.testing.assert_array_equal(indices, expected_indices)
     one = np.array([[[[0.5]]]])  # the only window holds two padding elements: -inf, index 1 as torch
-    np.testing.assert_array_equal(call(backend, "max_pool2d", one, **kwargs)[1], torch_pool("max_pool2d", one, **kwargs)[1])
+    np.testing.assert_array_equal(call(backend, "max_pool2d", one, **kwargs)[1],
+                                  torch_pool("max_pool2d", one, **kwargs)[1])
     grad = call(backend, "max_pool2d_backward", np.ones((1, 1, 1, 1)), one, **kwargs)
     np.testing.assert_array_equal(grad, np.zeros_like(one))
 
@@ -282,7 +285,8 @@ def test_max_pool2d_never_picks_the_border(backend):
 def test_pool_backward_rejects_wrong_grad_out(backend):
     x = np.ones((2, 3, 6, 6))
     for fn in ("max_pool2d", "avg_pool2d"):
-        with pytest.raises(ValueError, match=rf"^{fn}_backward: grad_out .* must have shape \(2, 3, 3, 3\), got \(2, 3, 6, 6\)"):
+        with pytest.raises(ValueError, match=rf"^{fn}_backward: grad_out .* must have shape \(2, 3, 3, 3\), "
+                                             r"got \(2, 3, 6, 6\)"):
             call(backend, fn + "_backward", np.ones((2, 3, 6, 6)), x, 2)
 
 
@@ -295,7 +299,8 @@ UNPOOL_ERRORS = [  # (id, indices, keyword arguments, error, message pattern aft
     ("indices shape", np.zeros((1, 1, 2, 3), np.int64), dict(), ValueError,
      r"indices \(the shape of the input\) must have shape \(1, 1, 2, 2\), got \(1, 1, 2, 3\)"),
     ("indices 3-D", np.zeros((1, 2, 2), np.int64), dict(), ValueError, r"indices .* must have shape \(1, 1, 2, 2\)"),
-    ("indices float", np.zeros((1, 1, 2, 2)), dict(), TypeError, r"indices must have an integer dtype \(int64\), got (torch\.)?float64"),
+    ("indices float", np.zeros((1, 1, 2, 2)), dict(), TypeError,
+     r"indices must have an integer dtype \(int64\), got (torch\.)?float64"),
     ("indices out of range", np.full((1, 1, 2, 2), 16, np.int64), dict(), ValueError,
      r"indices must lie in \[0, 16\) for an output of size \(4, 4\), got values from 16 to 16"),
     ("indices negative", np.full((1, 1, 2, 2), -1, np.int64), dict(), ValueError, r"indices must lie in \[0, 16\)"),
@@ -303,7 +308,8 @@ UNPOOL_ERRORS = [  # (id, indices, keyword arguments, error, message pattern aft
      r"invalid output_size \(6, 4\): dim 0 must be between 3 and 5"),
     ("output_size length", np.zeros((1, 1, 2, 2), np.int64), dict(output_size=(1, 4, 4)), ValueError,
      r"output_size must be \(H, W\) or \(N, C, H, W\)"),
-    ("kernel 0", np.zeros((1, 1, 2, 2), np.int64), dict(kernel_size=0), ValueError, r"kernel_size must be a positive int"),
+    ("kernel 0", np.zeros((1, 1, 2, 2), np.int64), dict(kernel_size=0), ValueError,
+     r"kernel_size must be a positive int"),
 ]
 
 
