@@ -12,5 +12,9 @@ from .pool import (avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backw
                    max_unpool2d_backward)
 
 # ops: activations, upsampling, linear, flatten, dropout, losses, penalties
+from .activations import *  # noqa: F401,F403  (every name in activations.__all__, ACTIVATIONS too)
+from .linear import *  # noqa: F401,F403  (linear, flatten, dropout, dropout_mask and their backwards)
+from .losses import *  # noqa: F401,F403  (softmax, log_softmax, cross_entropy, mse_loss, l1/l2 penalties)
+from .upsample import interpolate, interpolate_backward
 
 # layers, optimizers, training

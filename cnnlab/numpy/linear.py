@@ -1,0 +1,226 @@
+"""Fully connected layer (全连接层), flatten and dropout, forward and backward, in NumPy.
+
+- ``linear``: ``y = x W^T + b``, as ``torch.nn.functional.linear`` (weight of shape (out, in)).
+- ``flatten``: the reshape between the convolutional part of a CNN and its fully connected part.
+- ``dropout``: inverted dropout (``p`` is the probability of *dropping*, as in torch).
+
+Each ``op_backward(grad_out, <op's inputs>, <same keyword args>)`` returns the gradients of the op's
+inputs: a tuple for ``linear`` (x, weight, bias), a single array for ``flatten`` and ``dropout``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .._validate import _is_int, check_float, check_ndim, check_same_dtype, check_shape
+
+__all__ = ["linear", "linear_backward", "flatten", "flatten_backward", "dropout_mask", "dropout",
+           "dropout_backward"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Linear: y = x W^T + b
+# ---------------------------------------------------------------------------------------------
+
+def _check_linear(x, weight, bias, op):
+    check_float(x, "input", op)
+    check_float(weight, "weight", op)
+    check_ndim(weight, 2, "weight", op, "(out_features, in_features)")
+    check_same_dtype(x, weight, ("input", "weight"), op)
+    if x.ndim < 1:
+        raise ValueError(f"{op}: input must have at least 1 dimension (*, in_features), got a 0-D array")
+    if x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"{op}: input has {x.shape[-1]} features but weight expects {weight.shape[1]} "
+                         f"(weight shape {tuple(weight.shape)})")
+    if bias is not None:
+        check_float(bias, "bias", op)
+        check_same_dtype(x, bias, ("input", "bias"), op)
+        check_shape(bias, (weight.shape[0],), "bias", op)
+
+
+def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    """Fully connected layer: every output is a weighted sum of *all* the inputs, plus a bias.
+
+    Args:
+        x: input, shape (*, in_features); usually (N, in_features).
+        weight: shape (out_features, in_features), torch's layout: row j holds the weights of output j.
+        bias: shape (out_features,) or None.
+
+    Returns:
+        y: shape (*, out_features), ``y = x @ weight.T + bias``.
+    """
+    _check_linear(x, weight, bias, "linear")
+    y = x @ weight.T
+    return y if bias is None else y + bias
+
+
+def linear_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None):
+    """Gradients of ``linear``.
+
+    Args:
+        grad_out: gradient of the output, shape (*, out_features).
+        x, weight, bias: the inputs of the forward.
+
+    Returns:
+        ``(grad_x, grad_weight, grad_bias)`` with the shapes of x, weight and bias
+        (``grad_bias`` is None when bias is None).
+    """
+    op = "linear_backward"
+    _check_linear(x, weight, bias, op)
+    check_float(grad_out, "grad_out", op)
+    check_shape(grad_out, x.shape[:-1] + (weight.shape[0],), "grad_out", op)
+    # Each weight meets every row of x, so its gradient sums over all of them (the leading axes).
+    g2 = grad_out.reshape(-1, weight.shape[0])          # (M, out), M = product of the leading axes
+    x2 = x.reshape(-1, weight.shape[1])                 # (M, in)
+    grad_x = grad_out @ weight                          # (*, in)
+    grad_weight = g2.T @ x2                             # (out, in)
+    grad_bias = None if bias is None else g2.sum(axis=0)  # (out,)
+    return grad_x, grad_weight, grad_bias
+
+
+# ---------------------------------------------------------------------------------------------
+# Flatten: (N, C, H, W) -> (N, C*H*W)
+# ---------------------------------------------------------------------------------------------
+
+def _dims(x, start_dim, end_dim, op):
+    """``start_dim`` and ``end_dim`` as non-negative axes, checked as torch checks them."""
+    nd = max(x.ndim, 1)  # torch treats a 0-D tensor as 1-D here
+    dims = []
+    for name, d in (("start_dim", start_dim), ("end_dim", end_dim)):
+        if not _is_int(d) or not -nd <= d < nd:
+            raise ValueError(f"{op}: {name} must be an int in [{-nd}, {nd - 1}] for a {x.ndim}-D input, got {d!r}")
+        dims.append(d % nd)
+    if dims[0] > dims[1]:
+        raise ValueError(f"{op}: start_dim ({start_dim}) must not come after end_dim ({end_dim}) "
+                         f"for a {x.ndim}-D input")
+    return dims
+
+
+def flatten(x: np.ndarray, start_dim: int = 1, end_dim: int = -1) -> np.ndarray:
+    """Merge the axes ``start_dim .. end_dim`` (inclusive) into one, as ``torch.flatten`` / ``nn.Flatten``.
+
+    The default ``start_dim=1`` keeps the batch axis: (N, C, H, W) -> (N, C*H*W), which is what a
+    fully connected layer after the convolutions needs. Values are not moved (C order): feature
+    ``c*H*W + i*W + j`` is pixel (i, j) of channel c.
+
+    Args:
+        x: input of any shape (d0, d1, ..., d_{k-1}).
+        start_dim, end_dim: first and last axis to merge; negative counts from the end.
+
+    Returns:
+        y: shape (d0, ..., d_{start-1}, d_start * ... * d_end, d_{end+1}, ...), a view of x when possible.
+    """
+    start, end = _dims(x, start_dim, end_dim, "flatten")
+    shape = x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:]
+    return x.reshape(shape)
+
+
+def flatten_backward(grad_out: np.ndarray, x: np.ndarray, start_dim: int = 1, end_dim: int = -1) -> np.ndarray:
+    """Gradient of ``flatten``: the same numbers, reshaped back to x's shape. Returns ``grad_x``."""
+    op = "flatten_backward"
+    start, end = _dims(x, start_dim, end_dim, op)
+    check_shape(grad_out, x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:],
+                "grad_out", op)
+    return grad_out.reshape(x.shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dropout (inverted): y = x * mask / (1 - p), mask = 1 with probability 1 - p
+# ---------------------------------------------------------------------------------------------
+
+def _check_p(p, op):
+    if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0 <= p <= 1:
+        raise ValueError(f"{op}: p (the probability of dropping a unit) must be a number in [0, 1], got {p!r}")
+
+
+def dropout_mask(shape, p: float = 0.5, rng=None) -> np.ndarray:
+    """Draw a dropout mask: a bool array, True for the units that are *kept* (each with probability 1 - p).
+
+    Args:
+        shape: the shape of the input to be dropped out.
+        p: probability of dropping a unit, in [0, 1].
+        rng: a ``numpy.random.Generator``, an int seed, or None (fresh randomness).
+
+    Returns:
+        mask: bool array of the given shape. The same int seed always gives the same mask.
+    """
+    _check_p(p, "dropout_mask")
+    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
+    return rng.random(shape) >= p     # uniform in [0, 1): below p (probability p) means dropped
+
+
+def _check_mask(mask, x, op):
+    if mask.dtype != np.bool_:
+        raise TypeError(f"{op}: mask must be a bool array (True = keep), as returned by dropout_mask, got dtype {mask.dtype}")
+    check_shape(mask, x.shape, "mask", op)
+
+
+def dropout(x: np.ndarray, p: float = 0.5, training: bool = True, rng=None, mask: np.ndarray | None = None) -> np.ndarray:
+    """Inverted dropout, as ``torch.nn.functional.dropout``.
+
+    ``p`` is the probability of DROPPING a unit (setting it to 0), as in torch and Keras. (Teaching codes
+    differ here: some use p as the probability of keeping, some scale at test time instead.) The kept
+    units are multiplied by ``1 / (1 - p)`` during training, so every unit's expected value is unchanged
+    and at test time (``training=False``) dropout does nothing at all.
+
+    Args:
+        x: input of any shape (*), float.
+        p: probability of dropping, in [0, 1]. p = 0 keeps everything; p = 1 drops everything (zeros).
+        training: when False, x is returned unchanged.
+        rng: where the mask comes from when ``mask`` is not given: a Generator, an int seed, or None.
+        mask: the bool keep-mask to use, shape (*), e.g. from ``dropout_mask(x.shape, p, rng)``. Pass it to
+            know which units were dropped: ``dropout_backward`` needs the same mask.
+
+    Returns:
+        y: same shape and dtype as x: ``x / (1 - p)`` where kept, 0 where dropped.
+    """
+    op = "dropout"
+    _check_p(p, op)
+    check_float(x, "input", op)
+    if mask is not None and rng is not None:
+        raise ValueError(f"{op}: give rng or mask, not both (the mask already decides which units are dropped)")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return np.zeros_like(x)
+    if mask is None:
+        mask = dropout_mask(x.shape, p, rng)
+    _check_mask(mask, x, op)
+    return np.where(mask, x / (1 - p), 0)
+
+
+def dropout_backward(grad_out: np.ndarray, x: np.ndarray, p: float = 0.5, training: bool = True, rng=None,
+                     mask: np.ndarray | None = None) -> np.ndarray:
+    """Gradient of ``dropout``: the gradient flows, scaled by ``1 / (1 - p)``, exactly through the kept units.
+
+    Backward is stateless, so in training it needs the forward's mask: draw it once with ``dropout_mask``
+    and pass it to both (this is what the ``Dropout`` layer does)::
+
+        mask = dropout_mask(x.shape, p, rng)
+        y = dropout(x, p, mask=mask)
+        grad_x = dropout_backward(grad_y, x, p, mask=mask)
+
+    Args:
+        grad_out: gradient of the output, shape (*) (that of x).
+        x, p, training, rng, mask: as in the forward; ``rng`` is not used (a mask is never redrawn here).
+
+    Returns:
+        grad_x: shape (*).
+    """
+    op = "dropout_backward"
+    _check_p(p, op)
+    check_float(x, "input", op)
+    check_float(grad_out, "grad_out", op)
+    check_shape(grad_out, x.shape, "grad_out", op)
+    if not training or p == 0:
+        return grad_out
+    if p == 1:
+        return np.zeros_like(grad_out)
+    if mask is None:
+        raise ValueError(f"{op}: mask is required in training with 0 < p < 1: pass the mask the forward used "
+                         f"(draw it with dropout_mask(x.shape, p, rng) and give it to both)")
+    _check_mask(mask, x, op)
+    return np.where(mask, grad_out / (1 - p), 0)

@@ -1,0 +1,260 @@
+"""Softmax, losses and weight penalties, forward and backward, in NumPy.
+
+- ``softmax`` / ``log_softmax``: scores -> probabilities (log-probabilities) along one axis.
+- ``cross_entropy(logits, target)``: the classification loss, mean over the batch, integer targets.
+- ``mse_loss(input, target)``: mean squared error, for regression.
+- ``l1_penalty`` / ``l2_penalty``: the L1 and L2 regularisation terms (L1、L2 正则化) added to a loss
+  against overfitting (过拟合).
+
+Names and semantics follow ``torch.nn.functional``. Each ``op_backward(grad_out, <op's inputs>, ...)``
+returns the gradients of the op's inputs: a single array for ``softmax`` / ``log_softmax``; a tuple for
+the two-input losses, with ``None`` for an integer ``target`` that has no gradient.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .._validate import _is_int, check_float, check_int, check_same_dtype, check_shape
+from .activations import _exp_nonpositive
+
+__all__ = ["softmax", "softmax_backward", "log_softmax", "log_softmax_backward", "cross_entropy",
+           "cross_entropy_backward", "mse_loss", "mse_loss_backward", "l1_penalty", "l1_penalty_grad",
+           "l1_penalty_backward", "l2_penalty", "l2_penalty_grad", "l2_penalty_backward"]
+
+
+def _check_dim(x, dim, op) -> int:
+    """``dim`` as a non-negative axis of x; clear error when it is not an axis of x."""
+    if not _is_int(dim) or not -x.ndim <= dim < x.ndim:
+        raise ValueError(f"{op}: dim must be an int in [{-x.ndim}, {x.ndim - 1}] for a {x.ndim}-D input, got {dim!r}")
+    return dim % x.ndim
+
+
+def _check_grad(grad_out, x, op):
+    check_float(grad_out, "grad_out", op)
+    check_shape(grad_out, x.shape, "grad_out", op)
+
+
+# ---------------------------------------------------------------------------------------------
+# Softmax: softmax(x)_i = e^{x_i} / sum_j e^{x_j}
+# ---------------------------------------------------------------------------------------------
+
+def softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
+    """Softmax along ``dim``: non-negative values that sum to 1 along that axis. Shape ``(*) -> (*)``.
+
+    Subtracting the maximum first changes nothing (the factor e^{-max} cancels) but makes every exponent
+    <= 0, so ``exp`` cannot overflow even for scores of 1e4.
+    """
+    op = "softmax"
+    check_float(x, "input", op)
+    dim = _check_dim(x, dim, op)
+    e = _exp_nonpositive(x - x.max(axis=dim, keepdims=True))
+    return e / e.sum(axis=dim, keepdims=True)
+
+
+def softmax_backward(grad_out: np.ndarray, x: np.ndarray, dim: int = -1) -> np.ndarray:
+    """Gradient of ``softmax``. With s = softmax(x) and g = grad_out, along ``dim``:
+    ``grad_x = s * (g - sum(g * s))`` (the Jacobian diag(s) - s s^T applied to g). Shapes ``(*), (*) -> (*)``."""
+    op = "softmax_backward"
+    _check_grad(grad_out, x, op)
+    dim = _check_dim(x, dim, op)
+    s = softmax(x, dim)
+    return s * (grad_out - (grad_out * s).sum(axis=dim, keepdims=True))
+
+
+def log_softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
+    """``log(softmax(x))`` along ``dim``, computed as ``x - max - log(sum(exp(x - max)))``: never log(0),
+    even where softmax rounds to 0. Shape ``(*) -> (*)``."""
+    op = "log_softmax"
+    check_float(x, "input", op)
+    dim = _check_dim(x, dim, op)
+    shifted = x - x.max(axis=dim, keepdims=True)
+    return shifted - np.log(_exp_nonpositive(shifted).sum(axis=dim, keepdims=True))
+
+
+def log_softmax_backward(grad_out: np.ndarray, x: np.ndarray, dim: int = -1) -> np.ndarray:
+    """Gradient of ``log_softmax``: ``grad_x = g - softmax(x) * sum(g)`` along ``dim``. Shapes ``(*), (*) -> (*)``."""
+    op = "log_softmax_backward"
+    _check_grad(grad_out, x, op)
+    dim = _check_dim(x, dim, op)
+    return grad_out - softmax(x, dim) * grad_out.sum(axis=dim, keepdims=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross entropy: -mean(log softmax(logits)[target])
+# ---------------------------------------------------------------------------------------------
+
+def _check_cross_entropy(logits, target, op):
+    check_float(logits, "logits", op)
+    if logits.ndim < 2:
+        raise ValueError(f"{op}: logits must be (N, C) or (N, C, d1, ...), got {logits.ndim}-D with shape "
+                         f"{tuple(logits.shape)}")
+    if getattr(target, "dtype", None) is not None and getattr(target.dtype, "kind", "") == "f":
+        raise TypeError(f"{op}: target must hold integer class indices in [0, C), got dtype {target.dtype} "
+                        f"(class probabilities as targets are not supported)")
+    check_int(target, "target", op)
+    check_shape(target, logits.shape[:1] + logits.shape[2:], "target", op)
+    n_classes = logits.shape[1]
+    bad = target[(target < 0) | (target >= n_classes)]
+    if bad.size:
+        raise ValueError(f"{op}: target contains class {bad.flat[0]}, but logits have {n_classes} classes "
+                         f"(valid targets are 0..{n_classes - 1})")
+
+
+def cross_entropy(logits: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Cross-entropy loss of class scores against true classes, mean over all samples (as torch's default).
+
+    ``loss = mean_n( -log softmax(logits[n])[target[n]] )``: minus the log-probability the model gives to
+    the right class. Computed from ``log_softmax``, so scores of 1e4 give no overflow.
+
+    Args:
+        logits: class scores (not probabilities), shape (N, C), or (N, C, d1, ...) for a class per pixel.
+        target: true classes, integers in [0, C), shape (N,), or (N, d1, ...).
+
+    Returns:
+        loss: a scalar of logits' dtype.
+    """
+    _check_cross_entropy(logits, target, "cross_entropy")
+    log_p = log_softmax(logits, dim=1)
+    # Pick, for every sample (and pixel), the log-probability of its true class.
+    picked = np.take_along_axis(log_p, np.expand_dims(target, 1), axis=1)
+    return -picked.mean()
+
+
+def cross_entropy_backward(grad_out, logits: np.ndarray, target: np.ndarray):
+    """Gradient of ``cross_entropy``: ``(softmax(logits) - one_hot(target)) / M`` times ``grad_out``,
+    with M the number of samples (N times the pixels per sample).
+
+    Args:
+        grad_out: gradient of the loss, a scalar (1.0 when the loss is the final output).
+        logits, target: as in the forward.
+
+    Returns:
+        ``(grad_logits, None)``: grad_logits has logits' shape; target gets no gradient.
+    """
+    op = "cross_entropy_backward"
+    _check_cross_entropy(logits, target, op)
+    if np.ndim(grad_out) != 0:
+        raise ValueError(f"{op}: grad_out must be a scalar (the loss is a mean), got shape {np.shape(grad_out)}")
+    n_classes = logits.shape[1]
+    # Row t of the identity matrix is the one-hot vector of class t; move its class axis to axis 1.
+    one_hot = np.moveaxis(np.eye(n_classes, dtype=logits.dtype)[target], -1, 1)
+    m = logits.size // n_classes
+    grad = (softmax(logits, dim=1) - one_hot) * (grad_out / m)
+    return grad.astype(logits.dtype, copy=False), None
+
+
+# ---------------------------------------------------------------------------------------------
+# Mean squared error: mean((input - target)^2)
+# ---------------------------------------------------------------------------------------------
+
+def _check_mse(input, target, op):
+    check_float(input, "input", op)
+    check_float(target, "target", op)
+    check_same_dtype(input, target, ("input", "target"), op)
+    # torch would broadcast (with a warning); a shape mismatch is almost always a bug, so refuse it.
+    check_shape(target, input.shape, "target", op)
+
+
+def mse_loss(input: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Mean squared error ``mean((input - target)^2)`` over all elements (torch's default reduction).
+
+    Args:
+        input: predictions, shape (*).
+        target: true values, the same shape (*).
+
+    Returns:
+        loss: a scalar of input's dtype.
+    """
+    _check_mse(input, target, "mse_loss")
+    diff = input - target
+    return (diff * diff).mean()
+
+
+def mse_loss_backward(grad_out, input: np.ndarray, target: np.ndarray):
+    """Gradient of ``mse_loss``: ``2 (input - target) / n`` times ``grad_out``, n = number of elements.
+
+    Returns:
+        ``(grad_input, grad_target)``, both of shape (*); ``grad_target = -grad_input``.
+    """
+    op = "mse_loss_backward"
+    _check_mse(input, target, op)
+    if np.ndim(grad_out) != 0:
+        raise ValueError(f"{op}: grad_out must be a scalar (the loss is a mean), got shape {np.shape(grad_out)}")
+    grad = (2 * (input - target) * (grad_out / input.size)).astype(input.dtype, copy=False)
+    return grad, -grad
+
+
+# ---------------------------------------------------------------------------------------------
+# Weight penalties: L1 = lam * sum |w|,  L2 = lam / 2 * sum w^2
+# ---------------------------------------------------------------------------------------------
+
+def _params(params, lam, op) -> list:
+    """``params`` as a list of float arrays (one array is a list of one); check ``lam >= 0``."""
+    if not isinstance(lam, numbers.Real) or isinstance(lam, bool) or lam < 0:
+        raise ValueError(f"{op}: lam (the penalty's strength) must be a number >= 0, got {lam!r}")
+    many = isinstance(params, (list, tuple))
+    arrays = list(params) if many else [params]
+    for i, w in enumerate(arrays):
+        check_float(w, f"params[{i}]" if many else "params", op)
+    return arrays
+
+
+def _like(params, grads: list):
+    """The gradients in the structure of params: a list for a list (or tuple), an array for an array."""
+    return grads if isinstance(params, (list, tuple)) else grads[0]
+
+
+def l1_penalty(params, lam: float):
+    """L1 penalty ``lam * sum |w|`` over every element of every array in ``params``; it pushes weights
+    to exactly 0 (sparse weights).
+
+    Args:
+        params: an array, or a list of arrays (any shapes), e.g. the weights of every layer.
+        lam: the penalty's strength, >= 0.
+
+    Returns:
+        a scalar.
+    """
+    return lam * sum(np.abs(w).sum() for w in _params(params, lam, "l1_penalty"))
+
+
+def l1_penalty_grad(params, lam: float):
+    """Gradient of ``l1_penalty``: ``lam * sign(w)`` for each w (0 at w = 0, as torch's ``abs``).
+    Returns an array for an array, a list of arrays for a list."""
+    return _like(params, [lam * np.sign(w) for w in _params(params, lam, "l1_penalty_grad")])
+
+
+def l1_penalty_backward(grad_out, params, lam: float):
+    """Backward of ``l1_penalty``: ``grad_out * lam * sign(w)`` for each w, in the structure of params."""
+    return _like(params, [grad_out * lam * np.sign(w) for w in _params(params, lam, "l1_penalty_backward")])
+
+
+def l2_penalty(params, lam: float):
+    """L2 penalty ``lam / 2 * sum w^2`` over every element of every array in ``params``; it pulls all
+    weights towards 0 without making them exactly 0.
+
+    Convention: the factor 1/2 makes the gradient exactly ``lam * w``, which is what
+    ``torch.optim.SGD(..., weight_decay=lam)`` adds to each gradient ("weight decay").
+    Some texts write ``lam * sum w^2``: that is this penalty with twice the lam.
+
+    Args:
+        params: an array, or a list of arrays (any shapes).
+        lam: the penalty's strength, >= 0.
+
+    Returns:
+        a scalar.
+    """
+    return lam / 2 * sum((w * w).sum() for w in _params(params, lam, "l2_penalty"))
+
+
+def l2_penalty_grad(params, lam: float):
+    """Gradient of ``l2_penalty``: ``lam * w`` for each w. Returns an array for an array, a list for a list."""
+    return _like(params, [lam * w for w in _params(params, lam, "l2_penalty_grad")])
+
+
+def l2_penalty_backward(grad_out, params, lam: float):
+    """Backward of ``l2_penalty``: ``grad_out * lam * w`` for each w, in the structure of params."""
+    return _like(params, [grad_out * lam * w for w in _params(params, lam, "l2_penalty_backward")])
