@@ -1,0 +1,97 @@
+"""Sliding windows on torch tensors: the torch twin of ``cnnlab/numpy/windows.py``.
+
+Every op of ``conv.py`` and ``pool.py`` looks at its input through windows of ``KH x KW``
+elements that slide with a stride, possibly with holes between the elements (dilation):
+
+    window (oh, ow), element (i, j)  =  xp[oh * SH + i * DH,  ow * SW + j * DW]
+
+where ``xp`` is the padded input. Two functions do all the work:
+
+- ``sliding_windows`` (a.k.a. im2col) *reads* every window at once, as a view of shape
+  ``(N, C, KH, KW, OH, OW)``, built with ``Tensor.unfold`` (torch's own sliding-window view;
+  reshaping it to ``(N, C * KH * KW, OH * OW)`` gives exactly ``torch.nn.functional.unfold``).
+- ``col2im`` is its adjoint: it *writes* a value for every (window, element) back onto the
+  padded input, adding up where windows overlap (``torch.nn.functional.fold`` does the same).
+
+``pad2d`` and ``unpad2d`` put the padding on and take it off again.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def pad2d(x, pads, value=0.0):
+    """Pad the two spatial axes of ``x``.
+
+    Args:
+        x: (N, C, H, W)
+        pads: (top, bottom, left, right), each an int >= 0.
+        value: the constant written into the border (0 for convolution, -inf for max pooling).
+
+    Returns:
+        xp: (N, C, top + H + bottom, left + W + right); ``x`` itself when every pad is 0.
+    """
+    top, bottom, left, right = pads
+    if top == bottom == left == right == 0:
+        return x
+    return F.pad(x, (left, right, top, bottom), value=value)  # torch lists the last axis first
+
+
+def unpad2d(xp, pads):
+    """Undo ``pad2d``: (N, C, top + H + bottom, left + W + right) -> (N, C, H, W) (a view)."""
+    top, bottom, left, right = pads
+    Hp, Wp = xp.shape[2:]
+    return xp[:, :, top:Hp - bottom, left:Wp - right]
+
+
+def sliding_windows(xp, kernel_size, stride, dilation, out_hw):
+    """All windows of a padded input, as a strided view (im2col without the copy).
+
+    Args:
+        xp: (N, C, Hp, Wp) the input, already padded.
+        kernel_size, stride, dilation: pairs (KH, KW), (SH, SW), (DH, DW).
+        out_hw: (OH, OW) the number of window positions along each axis
+            (see ``cnnlab._validate.out_size``); the windows must fit inside ``xp``.
+
+    Returns:
+        windows: (N, C, KH, KW, OH, OW) with ``windows[n, c, i, j, oh, ow] ==
+        xp[n, c, oh * SH + i * DH, ow * SW + j * DW]``. It shares memory with ``xp``: reshaping it
+        (e.g. to ``(N, C * KH * KW, OH * OW)``, ``unfold``'s layout) makes the im2col copy.
+    """
+    (KH, KW), (SH, SW), (DH, DW), (OH, OW) = kernel_size, stride, dilation, out_hw
+    Hp, Wp = xp.shape[2:]
+    if (OH - 1) * SH + (KH - 1) * DH >= Hp or (OW - 1) * SW + (KW - 1) * DW >= Wp:
+        raise ValueError(f"sliding_windows: {tuple(out_hw)} windows of size {tuple(kernel_size)} (stride "
+                         f"{tuple(stride)}, dilation {tuple(dilation)}) do not fit in a padded input of size {(Hp, Wp)}")
+    # Tensor.unfold(axis, size, step) views every run of `size` elements, `step` apart, as a new last axis.
+    # A dilated window spans DH * (KH - 1) + 1 rows; taking every DH-th of them leaves the KH it reads.
+    rows = xp.unfold(2, DH * (KH - 1) + 1, SH)[:, :, :OH, :, ::DH]       # (N, C, OH', Wp, KH)
+    windows = rows.unfold(3, DW * (KW - 1) + 1, SW)[:, :, :, :OW, :, ::DW]  # (N, C, OH, OW, KH, KW)
+    return windows.permute(0, 1, 4, 5, 2, 3)                               # (N, C, KH, KW, OH, OW)
+
+
+def col2im(cols, padded_hw, stride, dilation):
+    """The adjoint of ``sliding_windows``: add every window element back where it came from.
+
+    Args:
+        cols: (N, C, KH, KW, OH, OW) one value per window position and kernel element,
+            e.g. the gradient of the loss with respect to ``sliding_windows(xp, ...)``.
+        padded_hw: (Hp, Wp) the size of the padded input the windows were read from.
+        stride, dilation: pairs (SH, SW), (DH, DW).
+
+    Returns:
+        xp: (N, C, Hp, Wp) with ``xp[n, c, h, w] = sum of cols[n, c, i, j, oh, ow]`` over every
+        (i, j, oh, ow) whose window element sits at (h, w). Overlapping windows add up.
+
+    One strided slice per kernel element: KH * KW vectorised additions, no scatter.
+    """
+    N, C, KH, KW, OH, OW = cols.shape
+    (Hp, Wp), (SH, SW), (DH, DW) = padded_hw, stride, dilation
+    xp = cols.new_zeros((N, C, Hp, Wp))
+    for i in range(KH):
+        for j in range(KW):
+            # kernel element (i, j) of window (oh, ow) sits at (oh * SH + i * DH, ow * SW + j * DW)
+            xp[:, :, i * DH:i * DH + (OH - 1) * SH + 1:SH, j * DW:j * DW + (OW - 1) * SW + 1:SW] += cols[:, :, i, j]
+    return xp
