@@ -154,11 +154,13 @@ def dropout_mask(shape, p: float = 0.5, rng=None) -> np.ndarray:
 
 def _check_mask(mask, x, op):
     if mask.dtype != np.bool_:
-        raise TypeError(f"{op}: mask must be a bool array (True = keep), as returned by dropout_mask, got dtype {mask.dtype}")
+        raise TypeError(f"{op}: mask must be a bool array (True = keep), as returned by dropout_mask, "
+                        f"got dtype {mask.dtype}")
     check_shape(mask, x.shape, "mask", op)
 
 
-def dropout(x: np.ndarray, p: float = 0.5, training: bool = True, rng=None, mask: np.ndarray | None = None) -> np.ndarray:
+def dropout(x: np.ndarray, p: float = 0.5, training: bool = True, rng=None,
+            mask: np.ndarray | None = None) -> np.ndarray:
     """Inverted dropout, as ``torch.nn.functional.dropout``.
 
     ``p`` is the probability of DROPPING a unit (setting it to 0), as in torch and Keras. (Teaching codes

@@ -1,4 +1,4 @@
-"""Upsampling (上采样) by interpolation: nearest neighbour (最近邻插值) and bilinear (双线性插值), in NumPy.
+"""Upsampling (上采样) by interpolation, in NumPy: nearest neighbour (最近邻插值) and bilinear (双线性插值).
 
 Both modes are *linear maps* that act on the rows and the columns separately. Along one axis,
 resizing n input pixels to m output pixels is an (m, n) matrix ``A``: row i of ``A`` holds the

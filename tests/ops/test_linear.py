@@ -54,7 +54,7 @@ def test_linear_forward_and_backward_match_torch(backend, lead, n_in, n_out, has
     yt.backward(torch.tensor(g))
 
     assert_close(backend.numpy(linear(backend.tensor(x), backend.tensor(w), backend.tensor(b))), yt.detach().numpy())
-    gx, gw, gb = backend.numpy(linear_backward(backend.tensor(g), backend.tensor(x), backend.tensor(w), backend.tensor(b)))
+    gx, gw, gb = backend.numpy(linear_backward(backend.tensor(g), *map(backend.tensor, (x, w, b))))
     assert_close(gx, xt.grad.numpy())
     assert_close(gw, wt.grad.numpy())
     if has_bias:
@@ -80,7 +80,8 @@ def test_linear_float32_stays_float32(backend):
 
 def test_linear_feature_mismatch(backend):
     (linear,) = ops(backend, "linear")
-    with pytest.raises(ValueError, match=r"linear: input has 5 features but weight expects 4 \(weight shape \(3, 4\)\)"):
+    message = r"linear: input has 5 features but weight expects 4 \(weight shape \(3, 4\)\)"
+    with pytest.raises(ValueError, match=message):
         linear(backend.tensor(np.zeros((2, 5))), backend.tensor(np.zeros((3, 4))))
 
 
@@ -239,7 +240,8 @@ def test_dropout_backward_passes_gradcheck():
 @pytest.mark.parametrize("p", [-0.1, 1.5, "0.5", None])
 def test_dropout_bad_p(backend, p):
     (dropout,) = ops(backend, "dropout")
-    with pytest.raises(ValueError, match=r"dropout: p \(the probability of dropping a unit\) must be a number in \[0, 1\]"):
+    message = r"dropout: p \(the probability of dropping a unit\) must be a number in \[0, 1\]"
+    with pytest.raises(ValueError, match=message):
         dropout(backend.tensor(np.zeros(3)), p)
 
 

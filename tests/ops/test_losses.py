@@ -122,7 +122,8 @@ def test_cross_entropy_of_logits_1e4_is_stable(backend):
         loss = backend.numpy(cross_entropy(backend.tensor(logits), backend.tensor(target)))
         grad, _ = backend.numpy(cross_entropy_backward(1.0, backend.tensor(logits), backend.tensor(target)))
     assert np.asarray(loss).dtype == np.float32 and grad.dtype == np.float32
-    np.testing.assert_allclose(loss, (2e4 + np.log(2)) / 2, rtol=1e-6)  # -log p: 2e4 for the first, log 2 for the second
+    # -log p of the right class: 2e4 for the first sample, log 2 for the second
+    np.testing.assert_allclose(loss, (2e4 + np.log(2)) / 2, rtol=1e-6)
     np.testing.assert_allclose(grad, [[0.5, -0.5, 0], [-0.25, 0.25, 0]], atol=1e-7)
 
 
@@ -134,7 +135,8 @@ def test_cross_entropy_float_target(backend):
 
 def test_cross_entropy_target_out_of_range(backend):
     (cross_entropy,) = ops(backend, "cross_entropy")
-    with pytest.raises(ValueError, match=r"cross_entropy: target contains class 3, but logits have 3 classes \(valid targets are 0..2\)"):
+    message = r"cross_entropy: target contains class 3, but logits have 3 classes \(valid targets are 0..2\)"
+    with pytest.raises(ValueError, match=message):
         cross_entropy(backend.tensor(np.zeros((2, 3))), backend.tensor(np.array([0, 3])))
 
 

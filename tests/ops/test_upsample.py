@@ -91,7 +91,8 @@ def test_backward_matches_torch(backend, args):
 def test_torch_special_cases(backend, h, w, kwargs):
     x = np.random.default_rng(3).standard_normal((1, 2, h, w))
     (interpolate,) = ops(backend, "interpolate")
-    assert_close(backend.numpy(interpolate(backend.tensor(x), **kwargs)), F.interpolate(torch.tensor(x), **kwargs).numpy())
+    expected = F.interpolate(torch.tensor(x), **kwargs).numpy()
+    assert_close(backend.numpy(interpolate(backend.tensor(x), **kwargs)), expected)
 
 
 def test_slide_nearest_neighbour_doubles_every_pixel(backend):
@@ -153,7 +154,8 @@ def test_align_corners_with_nearest(backend):
 
 def test_wrong_ndim(backend):
     (interpolate,) = ops(backend, "interpolate")
-    with pytest.raises(ValueError, match=r"interpolate: input must be 4-D \(N, C, H, W\), got 3-D with shape \(1, 4, 4\)"):
+    with pytest.raises(ValueError, match=r"interpolate: input must be 4-D \(N, C, H, W\), got 3-D with shape "
+                                         r"\(1, 4, 4\)"):
         interpolate(backend.tensor(X[0]), scale_factor=2)
 
 
@@ -191,5 +193,6 @@ def test_recompute_scale_factor_with_size(backend):
 
 def test_backward_grad_out_of_the_wrong_shape(backend):
     (interpolate_backward,) = ops(backend, "interpolate_backward")
-    with pytest.raises(ValueError, match=r"interpolate_backward: grad_out must have shape \(1, 1, 8, 8\), got \(1, 1, 4, 4\)"):
+    with pytest.raises(ValueError, match=r"interpolate_backward: grad_out must have shape \(1, 1, 8, 8\), "
+                                         r"got \(1, 1, 4, 4\)"):
         interpolate_backward(backend.tensor(X), backend.tensor(X), scale_factor=2)
