@@ -24,7 +24,7 @@ class Backend:
             return array
         import torch
 
-        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
+        return torch.tensor(np.asarray(array)).to(self.device)  # a copy; keeps dtype and 0-d shapes
 
     def numpy(self, value):
         """Native array (or a tuple of them, or None) -> NumPy."""
