@@ -1,0 +1,23 @@
+"""Authoring, handing out and grading the labs (``cnnlab-grade``).
+
+In a lab notebook::
+
+    from cnnlab.grading import Lab, arange, array, randint, randn
+    lab = Lab("lab1_conv_pool")
+    test, check = lab.test, lab.check
+
+For instructors (see ``labs/README.md``)::
+
+    cnnlab-grade generate labs/source/lab1_conv_pool.ipynb --out labs/
+    cnnlab-grade grade SUBMISSIONS/ --lab labs/source/lab1_conv_pool.ipynb --out RESULTS/
+    cnnlab-grade export-gradescope --lab labs/source/lab1_conv_pool.ipynb --out lab1_autograder.zip
+
+Modules: :mod:`specs` (tests as data), :mod:`authoring` (source -> student notebook, public data,
+bundle), :mod:`student` (``check``), :mod:`sandbox` and :mod:`_child` (running student code),
+:mod:`compare` (verdicts), :mod:`results` and :mod:`grade` (a class), :mod:`gradescope`.
+"""
+
+from cnnlab.grading.specs import arange, array, randint, randn
+from cnnlab.grading.student import Lab
+
+__all__ = ["Lab", "randn", "randint", "arange", "array"]

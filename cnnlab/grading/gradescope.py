@@ -1,0 +1,138 @@
+"""Grading beyond one machine: a Gradescope autograder zip, one container per submission.
+
+``cnnlab-grade export-gradescope --lab labs/source/lab1_conv_pool.ipynb --out lab1_autograder.zip``
+writes a zip whose root holds
+
+- ``setup.sh``: run once when Gradescope builds the image: installs Python 3 and NumPy;
+- ``run_autograder``: run once per submission: grades the notebook found in
+  ``/autograder/submission`` and writes ``/autograder/results/results.json``;
+- ``cnnlab/``: this package's source (the grader and what student notebooks import);
+- ``bundle/``: the lab's grading bundle (hidden tests and reference outputs; locked to root by
+  ``run_autograder`` before any student code runs);
+- ``requirements.txt``.
+
+Inside the container the same sandbox runs the student's code as an unprivileged uid and compares in
+the trusted process. ``AUTOGRADER_ROOT`` (default ``/autograder``) and ``CNNLAB_PYTHON`` (default
+``python3``) let the same script run against a local directory laid out like ``/autograder``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+import time
+import zipfile
+from pathlib import Path
+
+from cnnlab.grading import results
+from cnnlab.grading.grade import LoadedLab, grade_bytes, read_submission
+from cnnlab.grading.sandbox import Limits, Sandbox
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once, when it builds the autograder image (Ubuntu base image).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends python3 python3-pip
+python3 -m pip install --no-cache-dir -r /autograder/source/requirements.txt
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this once per submission, as root, in a fresh container.
+set -u
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+PYTHON="${CNNLAB_PYTHON:-python3}"
+SOURCE="$ROOT/source"
+# the bundle (hidden tests, reference outputs) for root only; the grader code readable by the sandbox uid
+chmod -R go-rwx "$SOURCE/bundle"
+chmod -R a+rX "$SOURCE/cnnlab"
+chmod o+x "$ROOT" "$SOURCE"
+mkdir -p "$ROOT/results"
+cd "$SOURCE"
+PYTHONPATH="$SOURCE" exec "$PYTHON" -s -m cnnlab.grading run-gradescope \\
+    --bundle "$SOURCE/bundle" --submission "$ROOT/submission" --results "$ROOT/results/results.json"
+"""
+
+REQUIREMENTS = "numpy>=1.24\n"
+_EPOCH = (2020, 1, 1, 0, 0, 0)
+
+
+def _package_dir() -> Path:
+    import cnnlab
+    return Path(cnnlab.__file__).resolve().parent
+
+
+def _add(zf: zipfile.ZipFile, name: str, data: bytes, mode: int) -> None:
+    info = zipfile.ZipInfo(name, date_time=_EPOCH)
+    info.external_attr = (stat.S_IFREG | mode) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    zf.writestr(info, data)
+
+
+def export(lab_path, out_zip) -> Path:
+    """Write the autograder zip (deterministic: same inputs, same bytes)."""
+    out_zip = Path(out_zip)
+    out_zip.parent.mkdir(parents=True, exist_ok=True)
+    with LoadedLab(lab_path) as lab:
+        files = lab.bundle._files()
+    tmp = out_zip.with_name(f".{out_zip.name}.tmp")
+    with zipfile.ZipFile(tmp, "w") as zf:
+        _add(zf, "setup.sh", SETUP_SH.encode(), 0o755)
+        _add(zf, "run_autograder", RUN_AUTOGRADER.encode(), 0o755)
+        _add(zf, "requirements.txt", REQUIREMENTS.encode(), 0o644)
+        for name, data in sorted(files.items()):
+            _add(zf, f"bundle/{name}", data, 0o600)
+        package = _package_dir()
+        for path in sorted(package.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                _add(zf, f"cnnlab/{path.relative_to(package).as_posix()}", path.read_bytes(), 0o644)
+    tmp.replace(out_zip)
+    return out_zip
+
+
+def _find_notebook(submission_dir: Path, lab_id: str):
+    found = sorted(p for p in submission_dir.rglob("*.ipynb")
+                   if p.is_file() and ".ipynb_checkpoints" not in p.parts)
+    if not found:
+        return None
+    named = [p for p in found if p.stem == lab_id]
+    return (named or found)[0]
+
+
+def run(bundle_dir, submission_dir, results_path, limits: Limits | None = None) -> dict:
+    """Grade the one submission of a Gradescope container. Always writes results_path."""
+    started = time.monotonic()
+    submission_dir, results_path = Path(submission_dir), Path(results_path)
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    with LoadedLab(bundle_dir) as lab:
+        bundle = lab.bundle
+        limits = limits or Limits().updated(**bundle.lab["limits"])
+        path = _find_notebook(submission_dir, bundle.lab_id)
+        if path is None:
+            res = results.build(bundle, student="submission", submission_sha256=hashlib.sha256(b"").hexdigest(),
+                                problem="没有找到 .ipynb 文件：请提交完成后的 Jupyter 笔记本。", status="invalid",
+                                execution_time=time.monotonic() - started)
+        else:
+            sandbox = Sandbox(limits, hide=lab.hide + [str(submission_dir.resolve()), str(results_path.parent.resolve())],
+                              forbidden_imports=bundle.lab.get("forbidden_imports", []))
+            res = grade_bytes(read_submission(path), bundle, sandbox, student=path.stem, limits=limits)
+    results.atomic_write(results_path, results.dumps(res))
+    return res
+
+
+def check_zip(path) -> list[str]:
+    """Problems with an autograder zip's layout (empty list: fine)."""
+    problems = []
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        for required in ("setup.sh", "run_autograder", "requirements.txt", "bundle/lab.json", "bundle/arrays.npz",
+                         "cnnlab/__init__.py", "cnnlab/grading/_child.py"):
+            if required not in names:
+                problems.append(f"missing {required}")
+        for name in ("setup.sh", "run_autograder"):
+            if name in names and not (zf.getinfo(name).external_attr >> 16) & 0o100:
+                problems.append(f"{name} is not executable")
+        for name in names:
+            if name.startswith("/") or ".." in Path(name).parts:
+                problems.append(f"unsafe path {name}")
+    return problems

@@ -1,0 +1,1 @@
+"""Public test data of the labs, one generated module per lab."""

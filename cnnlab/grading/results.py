@@ -1,0 +1,159 @@
+"""Gradescope-format results for one submission, the class gradebook, atomic writes.
+
+A results.json follows Gradescope's autograder schema: top-level ``score``, ``max_score``,
+``execution_time``, ``output``, ``visibility``, ``stdout_visibility``, ``tests`` (each with ``name``,
+``number``, ``score``, ``max_score``, ``status`` "passed"/"failed", ``output``, ``visibility``) and
+``extra_data`` (ours: lab, student, hashes, per-question scores, the grading status).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from cnnlab.grading.compare import Verdict, _text, explain, judge
+
+GRADER = "cnnlab-grade"
+
+
+def atomic_write(path, data: bytes, mode: int = 0o644) -> None:
+    """Write to a temporary file in the same directory, fsync, then os.replace: readers see the old
+    file or the new one, never half of one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _round(x: float) -> float:
+    return round(float(x), 4)
+
+
+def cell_label(cells: list, index) -> str:
+    if not isinstance(index, int) or not 1 <= index <= len(cells):
+        return "某个代码单元格"
+    first = next((line.strip() for line in cells[index - 1].splitlines() if line.strip()), "")
+    first = first if len(first) <= 40 else first[:39] + "…"
+    return f"第 {index} 个代码单元格（{first}）" if first else f"第 {index} 个代码单元格"
+
+
+def build(bundle, *, student: str, submission_sha256: str, outcome=None, cells=None, problem: str | None = None,
+          status: str = "graded", execution_time: float = 0.0, limits=None, notes=()) -> dict:
+    """results.json for one submission. ``outcome`` is the child's :class:`RunOutcome` (None when the
+    notebook could not be run at all; then ``problem`` says why, in Chinese)."""
+    limits = vars(limits) if limits is not None else bundle.lab["limits"]
+    hidden_visibility = bundle.lab.get("hidden_visibility", "after_published")
+    questions = {q["id"]: {"title": q["title"], "score": 0.0, "max_score": float(q["points"])}
+                 for q in bundle.questions}
+    numbers: dict[tuple, int] = {}
+    tests = []
+    killed = bool(outcome and outcome.killed)
+    for t in bundle.tests:
+        public = not t["hidden"]
+        key = (t["question"], public)
+        numbers[key] = numbers.get(key, 0) + 1
+        if outcome is None:
+            verdict = Verdict("not_run")
+            text = "提交无法运行，没有得到结果（原因见总体说明）。"
+        else:
+            verdict = judge(bundle.expected(t["id"]), outcome.calls.get(t["id"]), t["rtol"], t["atol"], killed=killed)
+            text = explain(verdict, t, public=public, expected=bundle.expected(t["id"]),
+                           call_timeout=limits["call_timeout"], total_timeout=limits["total_timeout"])
+        score = float(t["points"]) if verdict.passed else 0.0
+        questions[t["question"]]["score"] += score
+        kind = "公开测试" if public else "隐藏测试"
+        label = f"「{t['name']}」" if public and t.get("name") else ""
+        q = questions[t["question"]]
+        tests.append({
+            "name": f"{t['question']} {q['title']}：{kind} {numbers[key]}{label}",
+            "number": t["id"],
+            "score": score,
+            "max_score": float(t["points"]),
+            "status": "passed" if verdict.passed else "failed",
+            "output": text,
+            "visibility": "visible" if public else hidden_visibility,
+        })
+    score = sum(q["score"] for q in questions.values())
+    max_score = bundle.max_score
+
+    lines = [f"{bundle.lab['title']}：得分 {_round(score):g} / {max_score:g}"]
+    for qid, q in questions.items():
+        lines.append(f"  {qid} {q['title']}：{_round(q['score']):g} / {q['max_score']:g}")
+    if problem:
+        lines.append(problem)
+    if outcome is not None:
+        cells = cells or []
+        cell_notes = []
+        for c in outcome.cells:
+            if c.get("status") in ("error", "syntax"):
+                message = _text(c.get("message"), 160)
+                where = f"第 {c['line']} 行" if isinstance(c.get("line"), int) else ""
+                cell_notes.append(f"  {cell_label(cells, c.get('index'))}{where}：{_text(c.get('error_type'), 60)}"
+                                  + (f": {message}" if message else ""))
+            elif c.get("status") == "timeout":
+                cell_notes.append(f"  {cell_label(cells, c.get('index'))}：运行超过 {limits['cell_timeout']:g} 秒，已中止。")
+        if cell_notes:
+            lines.append("运行笔记本时这些单元格出了问题（其余单元格照常运行）：")
+            lines.extend(cell_notes[:20])
+            if len(cell_notes) > 20:
+                lines.append(f"  ……另有 {len(cell_notes) - 20} 个")
+        lines.extend(notes)
+        if killed:
+            lines.append(f"整份提交运行超过 {limits['total_timeout']:g} 秒，已被强制终止；之后的测试没有运行。")
+            status = "timeout"
+        elif not outcome.done:
+            ran = len(outcome.cells)
+            lines.append(f"程序在运行完 {ran} 个代码单元格后提前结束（退出码 {outcome.returncode}），"
+                         "之后的测试没有结果。常见原因：调用了 os._exit/exit、崩溃、或超出了内存上限。")
+            status = "crashed"
+    return {
+        "score": _round(score),
+        "max_score": _round(max_score),
+        "execution_time": _round(execution_time),
+        "output": "\n".join(lines),
+        "output_format": "text",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": {
+            "grader": GRADER,
+            "lab": bundle.lab_id,
+            "student": student,
+            "status": status,
+            "submission_sha256": submission_sha256,
+            "bundle_sha256": bundle.sha256(),
+            "reruns": sum(1 for n in notes if "重新运行了" in n or "其余测试重新运行" in n),
+            "questions": {qid: {"score": _round(q["score"]), "max_score": q["max_score"]}
+                          for qid, q in questions.items()},
+        },
+    }
+
+
+def dumps(results: dict) -> bytes:
+    return (json.dumps(results, ensure_ascii=False, indent=1, allow_nan=False) + "\n").encode("utf-8")
+
+
+def gradebook_csv(rows: list[dict], question_ids: list[str]) -> bytes:
+    """One line per student: id, score, max score, each question, status, seconds."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", "score", "max_score", *question_ids, "status", "execution_time"])
+    for r in sorted(rows, key=lambda r: r["extra_data"]["student"]):
+        extra = r["extra_data"]
+        writer.writerow([extra["student"], f"{r['score']:g}", f"{r['max_score']:g}",
+                         *(f"{extra['questions'].get(q, {}).get('score', 0):g}" for q in question_ids),
+                         extra["status"], f"{r['execution_time']:g}"])
+    return buffer.getvalue().encode("utf-8")
