@@ -79,7 +79,7 @@ def _run_gradescope(options) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cnnlab-grade", description=__doc__)
+    parser = argparse.ArgumentParser(prog="cnnlab-grade", description="Author, hand out and grade the cnnlab labs.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("generate", help="source notebook -> student notebook + public test data (+ bundle)")
@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="the zip to write")
     p.set_defaults(func=_export)
 
-    p = sub.add_parser("run-gradescope", help=argparse.SUPPRESS)
+    p = sub.add_parser("run-gradescope", help="grade one submission inside a Gradescope container (run_autograder)")
     p.add_argument("--bundle", required=True, type=Path)
     p.add_argument("--submission", required=True, type=Path)
     p.add_argument("--results", required=True, type=Path)

@@ -19,6 +19,7 @@ the trusted process. ``AUTOGRADER_ROOT`` (default ``/autograder``) and ``CNNLAB_
 from __future__ import annotations
 
 import hashlib
+import os
 import stat
 import time
 import zipfile
@@ -86,6 +87,7 @@ def export(lab_path, out_zip) -> Path:
         for path in sorted(package.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 _add(zf, f"cnnlab/{path.relative_to(package).as_posix()}", path.read_bytes(), 0o644)
+    os.chmod(tmp, 0o600)  # it holds the hidden tests
     tmp.replace(out_zip)
     return out_zip
 

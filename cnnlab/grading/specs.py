@@ -109,7 +109,10 @@ def array(values) -> InputSpec:
             raise SpecError(f"array() takes nested lists of numbers, got {v!r}")
         return v
     frozen = freeze(values)
-    np.array(frozen, dtype=np.float64)  # ragged lists fail here, at authoring time
+    try:
+        np.array(frozen, dtype=np.float64)  # ragged lists fail here, at authoring time
+    except ValueError:
+        raise SpecError(f"array() of a ragged nested list {values!r}") from None
     return InputSpec("array", (("values", frozen),))
 
 
