@@ -10,8 +10,8 @@ LAB = json.loads(r'''
 {
  "lab": "lab1_conv_pool",
  "title": "实验 1：卷积与池化",
- "source_sha256": "b279a68300efa3bc17fe308b5af6903b9450b663af15571c2d173738b39e23ed",
- "call_timeout": 10,
+ "source_sha256": "2d12b56f2c5fe690581c2b80323784d61dba15225be371acd6a197f87613a3f4",
+ "call_timeout": 5,
  "questions": [
   {
    "id": "q1",
