@@ -58,7 +58,7 @@ class Bundle:
     def expected(self, test_id: str) -> np.ndarray:
         return self.arrays[f"out/{test_id}"]
 
-    def calls(self, with_expected: bool = False) -> list[dict]:
+    def calls(self) -> list[dict]:
         """The calls a child must evaluate: id, function, encoded args. Nothing else."""
         return [{"id": t["id"], "function": t["function"], "args": t["args"], "kwargs": t["kwargs"]}
                 for t in self.tests]

@@ -109,8 +109,9 @@ class Sandbox:
         self._needed = [sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(self.python)),
                         _package_root()]
         # the lab sources of a course checkout hold every solution and hidden test: always covered
-        hide = [*hide, os.path.join(_package_root(), "labs", "source")]
-        self.hide = sorted({p for p in (os.path.realpath(h) for h in hide) if self._may_hide(p)})
+        hide = {os.path.realpath(h) for h in [*hide, os.path.join(_package_root(), "labs", "source")]}
+        self.hide = sorted(p for p in hide if self._may_hide(p))
+        self.not_hidden = sorted(p for p in hide if os.path.exists(p) and p not in self.hide)
         self.stdlib_readable = readable_by_others(os.path.dirname(os.__file__))
         self.namespaces_failed = False
 
@@ -119,6 +120,10 @@ class Sandbox:
         if not self.is_root:
             out.append("not running as root: student code runs as your own user and can read what you can "
                        "read (the bundle included). Grade as root, e.g. in a container.")
+        for path in self.not_hidden:
+            if readable_by_others(path):
+                out.append(f"{path} cannot be hidden from student code (Python, cnnlab or the scratch space live "
+                           "inside it) and is readable by other users")
         if self.namespaces_failed:
             exposed = [p for p in self.hide if readable_by_others(p)]
             out.append("the kernel refused a private mount namespace (no CAP_SYS_ADMIN?), so paths cannot be "

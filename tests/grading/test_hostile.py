@@ -20,6 +20,7 @@ from cnnlab.grading.grade import grade_class
 from cnnlab.grading.sandbox import DEFAULT_UID_BASE, _pids_of_uid
 
 FULL = 11.0
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 ALL_WRONG = {
     "conv2d_single": "def conv2d_single(x, kernel):\n    return np.zeros((1, 1))\n",
@@ -153,11 +154,15 @@ def submissions(lab, bundle_dir: Path, results_dir: Path) -> dict:
         "def conv2d_single(x, kernel):\n    raise ValueError('INPUT-LEAK ' + repr(x.tolist()))\n")})
     s["slow_sleep"] = make_submission(lab, replace={"avg_pool2d": (
         "import time\ndef avg_pool2d(x, kernel_size, stride=None):\n    time.sleep(100)\n")})
-    s["background_processes"] = make_submission(lab, append=[
-        "import os, subprocess, time\n"
-        "procs = [subprocess.Popen(['sleep', '300']) for _ in range(3)]\n"
-        "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        while True:\n            time.sleep(1)\n"
-        "    os._exit(0)\n"])
+    removed = make_submission(lab)
+    removed["cells"] = [c for c in removed["cells"] if "check(" not in "".join(c["source"])]
+    s["removed_tests"] = removed
+    if IS_ROOT:  # without a uid of its own, a setsid'ed daemon could not be found and killed
+        s["background_processes"] = make_submission(lab, append=[
+            "import os, subprocess, time\n"
+            "procs = [subprocess.Popen(['sleep', '300']) for _ in range(3)]\n"
+            "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        while True:\n"
+            "            time.sleep(1)\n    os._exit(0)\n"])
     s["magics"] = make_submission(lab, prepend=["%matplotlib inline\n!pip install nothing\nx = 1\n",
                                                 "%%bash\necho hello\n", "%%time\ny = sum(range(10))\n"])
     s["syntax_error"] = make_submission(lab, prepend=["def broken(:\n    pass\n"])
@@ -218,7 +223,7 @@ def test_every_submission_gets_a_valid_results_json(batch):
 
 
 def test_honest_submissions_are_unaffected(batch):
-    for name in ("a_good", "m_good", "z_good", "duplicate_ids", "magics"):
+    for name in ("a_good", "m_good", "z_good", "duplicate_ids", "magics", "removed_tests"):
         assert batch["results"][name]["score"] == FULL, (name, batch["results"][name]["output"])
 
 
