@@ -27,7 +27,7 @@ from queue import Queue
 
 from cnnlab.grading import notebook, results
 from cnnlab.grading.bundle import Bundle, lock_down
-from cnnlab.grading.sandbox import Limits, Sandbox
+from cnnlab.grading.sandbox import UIDS_PER_GRADER, Limits, Sandbox
 
 
 @dataclass
@@ -202,7 +202,7 @@ def grade_class(submissions_dir, lab_path, out_dir, *, jobs: int | None = None, 
     out_dir.mkdir(parents=True, exist_ok=True)
     report = ClassReport()
     submissions = find_submissions(submissions_dir)
-    jobs = max(1, min(jobs or default_jobs(), len(submissions) or 1))
+    jobs = max(1, min(jobs or default_jobs(), len(submissions) or 1, UIDS_PER_GRADER))
     with LoadedLab(lab_path) as lab:
         bundle = lab.bundle
         report.warnings += lab.warnings
@@ -247,7 +247,7 @@ def grade_class(submissions_dir, lab_path, out_dir, *, jobs: int | None = None, 
                 if progress:
                     progress(student, res)
 
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
+        with sandbox, ThreadPoolExecutor(max_workers=jobs) as pool:
             for future in [pool.submit(one, p) for p in submissions]:
                 future.result()
         report.gradebook = out_dir / "gradebook.csv"

@@ -19,7 +19,8 @@ The parent side here is trusted and never runs student code. For every run it
 
 Each concurrent slot has its own uid (``uid_base + slot``, unprivileged, no home, no login), so
 students graded at the same time cannot see each other's scratch files or processes, and cleanup by
-uid never touches another slot.
+uid never touches another slot; each grader process locks its own block of uids, so two graders
+running at once never share one.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from pathlib import Path
 from cnnlab.grading.protocol import array_to_bytes, encode_record, read_records
 
 DEFAULT_UID_BASE = 62000
+UIDS_PER_GRADER = 64          # so at most 64 submissions at once per grader
+MAX_GRADERS = 50              # uids 62000 .. 65199, below nobody (65534)
 NOGROUP_GID = 65534
 #: imported by the child before it drops privileges, when the sandbox uid cannot read Python's
 #: standard library itself (a Python installed under /root, as pyenv does): then student code can
@@ -96,15 +99,18 @@ class Sandbox:
     """Runs code cells + calls in isolated children. Thread-safe: one run per slot at a time."""
 
     def __init__(self, limits: Limits | None = None, *, hide=(), forbidden_imports=(),
-                 uid_base: int = DEFAULT_UID_BASE, namespaces: bool = True, network: bool = False,
+                 uid_base: int | None = None, namespaces: bool = True, network: bool = False,
                  python: str | None = None):
         self.limits = limits or Limits()
         self.forbidden_imports = list(forbidden_imports)
-        self.uid_base = uid_base
+        self.is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+        self._uid_lock = None
+        if uid_base is None and self.is_root:
+            uid_base, self._uid_lock = _claim_uid_block()
+        self.uid_base = uid_base if uid_base is not None else DEFAULT_UID_BASE
         self.namespaces = namespaces
         self.network = network
         self.python = python or sys.executable
-        self.is_root = hasattr(os, "geteuid") and os.geteuid() == 0
         self.tmp = os.path.realpath(tempfile.gettempdir())
         self._needed = [sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(self.python)),
                         _package_root()]
@@ -114,6 +120,21 @@ class Sandbox:
         self.not_hidden = sorted(p for p in hide if os.path.exists(p) and p not in self.hide)
         self.stdlib_readable = readable_by_others(os.path.dirname(os.__file__))
         self.namespaces_failed = False
+
+    def close(self) -> None:
+        """Give the block of uids back (also done when the Sandbox is garbage-collected)."""
+        if self._uid_lock is not None:
+            os.close(self._uid_lock)
+            self._uid_lock = None
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def warnings(self) -> list[str]:
         out = []
@@ -152,6 +173,8 @@ class Sandbox:
         """Execute ``cells`` then evaluate ``calls`` (dicts with id, function, args, kwargs, encoded
         with :func:`protocol.encode_value`; array arguments refer to keys of ``arrays``)."""
         limits = limits or self.limits
+        if not 0 <= slot < UIDS_PER_GRADER:
+            raise ValueError(f"slot {slot}: at most {UIDS_PER_GRADER} submissions run at once")
         uid = self.uid_base + slot if self.is_root else None
         gid = NOGROUP_GID if self.is_root else None
         private = tempfile.mkdtemp(prefix="cnnlab-grade-")        # root-only: request, log, results
@@ -267,6 +290,25 @@ class Sandbox:
         if os.path.exists(path):  # very deep trees, odd permissions
             subprocess.run(["rm", "-rf", "--one-file-system", path], check=False,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _claim_uid_block():
+    """A block of UIDS_PER_GRADER sandbox uids no other grader on this machine is using.
+
+    Cleanup kills every process of a slot's uid, so two graders running at once (two courses, or
+    pytest-xdist workers) must never share uids. A grader holds an exclusive lock on a root-only
+    lock file for its block for as long as its :class:`Sandbox` lives."""
+    import fcntl
+    for k in range(MAX_GRADERS):
+        path = os.path.join(tempfile.gettempdir(), f".cnnlab-grade-uids-{k}.lock")
+        fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        return DEFAULT_UID_BASE + UIDS_PER_GRADER * k, fd
+    raise RuntimeError(f"more than {MAX_GRADERS} graders are running on this machine")
 
 
 def readable_by_others(path: str) -> bool:
