@@ -31,3 +31,6 @@ from .upsample import interpolate, interpolate_backward
 # layers (also as cnnlab.torch.nn), conversion between the backends
 from . import nn
 from .convert import copy_weights, from_torch, to_numpy, to_tensor, to_torch
+
+# training
+from .training import evaluate, fit, predict

@@ -39,7 +39,7 @@ def to_tensor(x, device=None, dtype=None) -> torch.Tensor:
     device = resolve_device(device)
     if isinstance(x, torch.Tensor):
         return x.detach().to(device=device, dtype=dtype or x.dtype, copy=True)
-    t = torch.tensor(np.asarray(x))  # torch.tensor copies, whatever the array's strides
+    t = torch.from_numpy(np.array(x, order="C"))  # a fresh C-ordered copy: any strides, never shared
     return t.to(device=device, dtype=dtype or t.dtype)
 
 

@@ -39,7 +39,6 @@ import numpy as np
 import torch
 
 from .._validate import _is_int
-from ..numpy.layers import init_weight as _numpy_init_weight
 from . import activations as A
 from ._device import resolve_device
 from .conv import conv2d, conv_transpose2d
@@ -90,7 +89,9 @@ def init_weight(shape, init: str = "he", rng=None, dtype=torch.float32, device=N
     """
     dtype, device = _float_dtype(dtype, "init_weight"), resolve_device(device)
     if rng is not None and not isinstance(rng, torch.Generator):
-        w = _numpy_init_weight(tuple(shape), init, rng, np.float64)
+        from ..numpy.layers import init_weight as numpy_init_weight
+
+        w = numpy_init_weight(tuple(shape), init, rng, np.float64)
         return torch.from_numpy(w).to(dtype=dtype, device=device)
     receptive = math.prod(shape[2:])
     fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
