@@ -18,3 +18,6 @@ from .losses import *  # noqa: F401,F403  (softmax, log_softmax, cross_entropy, 
 from .upsample import interpolate, interpolate_backward
 
 # layers, optimizers, training
+from .layers import *  # noqa: F401,F403  (Conv2d, Linear, ReLU, ..., Sequential, Parameter, manual_seed)
+from .optim import SGD, Adam
+from .training import History, evaluate, fit, predict
