@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["load_digits", "DIGITS_SPLIT_SIZES", "resize_bilinear", "make_shapes", "SHAPES", "read_idx", "write_idx"]
+__all__ = ["load_digits", "DIGITS_SPLIT_SIZES", "make_shapes", "SHAPES", "read_idx", "write_idx"]
 
 # ----------------------------------------------------------------------------------------------
 # scikit-learn's handwritten digits
@@ -88,29 +88,10 @@ def load_digits(split: str = "train", size: int = 8) -> tuple[np.ndarray, np.nda
     idx = _digits_split()[split]
     x = images[idx][:, None, :, :].copy()
     if size != 8:
-        x = np.clip(resize_bilinear(x, (size, size)), 0.0, 1.0).astype(np.float32)
+        from .numpy.upsample import interpolate
+
+        x = np.clip(interpolate(x, size=(size, size), mode="bilinear"), 0.0, 1.0)
     return x, target[idx].copy()
-
-
-def resize_bilinear(x, size: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of the last two axes to ``size = (height, width)`` (``align_corners=False``, no antialiasing, like torch).
-
-    Output pixel ``i`` samples the input at ``(i + 0.5) * in / out - 0.5`` (clamped at 0), mixing
-    its two neighbours on each axis.
-    """
-    out = np.asarray(x, dtype=np.float64)
-    for axis, new in ((-2, size[0]), (-1, size[1])):
-        old = out.shape[axis]
-        src = np.maximum((np.arange(new) + 0.5) * (old / new) - 0.5, 0.0)
-        lo = np.minimum(np.floor(src).astype(np.int64), old - 1)
-        hi = np.minimum(lo + 1, old - 1)
-        w = src - lo
-        shape = [1] * out.ndim
-        shape[axis] = new
-        w = w.reshape(shape)
-        out = np.take(out, lo, axis=axis) * (1 - w) + np.take(out, hi, axis=axis) * w
-    dtype = np.asarray(x).dtype
-    return out.astype(dtype if dtype.kind == "f" else np.float64)
 
 
 # ----------------------------------------------------------------------------------------------
