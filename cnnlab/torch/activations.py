@@ -81,13 +81,16 @@ def _autograd(fn):
     """Decorator: calling ``fn(x, **kwargs)`` records an ``_Elementwise`` node whose backward is the
     ``<fn's name>_backward`` defined in this module."""
 
+    # One subclass per activation, so that ``y.grad_fn`` reads ``_SigmoidBackward``, ``_ReluBackward``, ...
+    node = type("_" + fn.__name__.title().replace("_", ""), (_Elementwise,), {"__doc__": _Elementwise.__doc__})
+
     @functools.wraps(fn)
     def op(x, *args, **kwargs):
         _check(x, fn.__name__)
         if args:  # positional hyper-parameters, e.g. leaky_relu(x, 0.2): name them
             names = list(fn.__code__.co_varnames[1:1 + len(args)])
             kwargs.update(zip(names, args))
-        return _Elementwise.apply(x, fn, globals()[fn.__name__ + "_backward"], kwargs)
+        return node.apply(x, fn, globals()[fn.__name__ + "_backward"], kwargs)
 
     return op
 

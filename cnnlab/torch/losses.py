@@ -21,7 +21,7 @@ import torch
 
 from .._validate import check_float, check_int, check_shape
 from ..numpy.losses import _check_dim, _check_grad, _check_mse, _params
-from ._device import check_tensors
+from ._device import check_tensors, default_device
 
 __all__ = ["softmax", "softmax_backward", "log_softmax", "log_softmax_backward", "cross_entropy",
            "cross_entropy_backward", "mse_loss", "mse_loss_backward", "l1_penalty", "l1_penalty_grad",
@@ -298,6 +298,12 @@ class _Penalty(torch.autograd.Function):
         ctx.grad, ctx.lam = grad, lam
         return lam * sum(value(w) for w in tensors)
 
+    @classmethod
+    def of(cls, value, grad, lam, tensors):
+        if not tensors:  # the penalty of no parameters at all is 0
+            return torch.zeros((), device=default_device())
+        return cls.apply(value, grad, lam, *tensors)
+
     @staticmethod
     def backward(ctx, grad_out):
         return (None, None, None, *(grad_out * ctx.lam * ctx.grad(w) for w in ctx.saved_tensors))
@@ -322,7 +328,7 @@ def l1_penalty(params, lam: float):
     Returns:
         a 0-D tensor, differentiable (its backward is ``l1_penalty_backward``).
     """
-    return _Penalty.apply(_sum_abs, torch.sign, lam, *_tensors(params, lam, "l1_penalty"))
+    return _Penalty.of(_sum_abs, torch.sign, lam, _tensors(params, lam, "l1_penalty"))
 
 
 def l1_penalty_grad(params, lam: float):
@@ -351,7 +357,7 @@ def l2_penalty(params, lam: float):
     Returns:
         a 0-D tensor, differentiable (its backward is ``l2_penalty_backward``).
     """
-    return _Penalty.apply(_half_sum_squares, _identity, lam, *_tensors(params, lam, "l2_penalty"))
+    return _Penalty.of(_half_sum_squares, _identity, lam, _tensors(params, lam, "l2_penalty"))
 
 
 def _identity(w):
