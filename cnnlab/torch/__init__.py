@@ -33,4 +33,4 @@ from . import nn
 from .convert import copy_weights, from_torch, to_numpy, to_tensor, to_torch
 
 # training
-from .training import evaluate, fit, predict
+from .training import History, evaluate, fit, predict

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from .._validate import _is_int
+from ..numpy.layers import init_weight as numpy_init_weight
 from . import activations as A
 from ._device import resolve_device
 from .conv import conv2d, conv_transpose2d
@@ -89,8 +90,6 @@ def init_weight(shape, init: str = "he", rng=None, dtype=torch.float32, device=N
     """
     dtype, device = _float_dtype(dtype, "init_weight"), resolve_device(device)
     if rng is not None and not isinstance(rng, torch.Generator):
-        from ..numpy.layers import init_weight as numpy_init_weight
-
         w = numpy_init_weight(tuple(shape), init, rng, np.float64)
         return torch.from_numpy(w).to(dtype=dtype, device=device)
     receptive = math.prod(shape[2:])

@@ -28,10 +28,11 @@ import numpy as np
 import torch
 
 from .._validate import _is_int
+from ..numpy.training import History  # the same record of a run for both backends
 from ._device import resolve_device
 from .losses import cross_entropy, mse_loss
 
-__all__ = ["fit", "evaluate", "predict"]
+__all__ = ["History", "fit", "evaluate", "predict"]
 
 _LOSSES = {"cross_entropy": cross_entropy, "mse_loss": mse_loss}
 
@@ -165,10 +166,8 @@ def fit(model, optimizer, x_train, y_train, loss="cross_entropy", epochs: int = 
         device: train there (the model is moved); default the device of the model's parameters.
 
     Returns:
-        ``cnnlab.numpy.training.History`` with train_loss, train_acc, val_loss, val_acc and lr per epoch.
+        :class:`History` (the NumPy backend's) with train_loss, train_acc, val_loss, val_acc and lr per epoch.
     """
-    from ..numpy.training import History
-
     op = "fit"
     device = _model_device(model, device)
     x_train, y_train = _check_data(x_train, y_train, ("x_train", "y_train"), op, device)

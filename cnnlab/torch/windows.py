@@ -18,7 +18,6 @@ where ``xp`` is the padded input. Two functions do all the work:
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 
 
