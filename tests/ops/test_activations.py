@@ -49,13 +49,6 @@ HYPER = {
 }
 
 
-def ops(backend, *names):
-    """The backend's functions by name; a torch backend that lacks one yet is skipped."""
-    missing = [n for n in names if not hasattr(backend.ops, n)]
-    if missing and backend.name != "numpy":
-        pytest.skip(f"{backend.name}: cnnlab.torch has no {', '.join(missing)} yet")
-    return [getattr(backend.ops, n) for n in names]
-
 
 def assert_close(actual, expected, rtol=1e-10, atol=1e-12):
     """Elementwise relative error <= rtol (1e-10); values within ~atol / rtol of 0 are compared
@@ -94,7 +87,7 @@ def test_registry_is_the_slides_gallery():
 @given(x=arrays, data=st.data())
 def test_forward_matches_torch(backend, name, x, data):
     kwargs = {k: data.draw(s, label=k) for k, s in HYPER.get(name, {}).items()}
-    (f,) = ops(backend, name)
+    (f,) = backend.fns(name)
     out = backend.numpy(f(backend.tensor(x), **kwargs))
     assert out.dtype == np.float64
     assert_close(out, TORCH[name](torch.tensor(x), **kwargs).numpy())
@@ -109,7 +102,7 @@ def test_grad_and_backward_match_torch(backend, name, x, data):
         # torch's sinc derivative loses digits near 0 (x cos x - sin x cancels); compared there with mpmath below.
         x = np.where(np.abs(x) < 0.5, 1.0, x)
     g = np.random.default_rng(x.size).standard_normal(x.shape)
-    f_grad, f_backward = ops(backend, name + "_grad", name + "_backward")
+    f_grad, f_backward = backend.fns(name + "_grad", name + "_backward")
     expected = torch_grad(name, x, g, kwargs)
     atol = 1e-12 * max(1.0, np.abs(g).max())  # g scales the absolute error
     assert_close(backend.numpy(f_backward(backend.tensor(g), backend.tensor(x), **kwargs)), expected, atol=atol)
@@ -135,7 +128,7 @@ def test_backward_passes_gradcheck_with_hyperparameters(name):
 @pytest.mark.parametrize("name", SLIDE_ORDER)
 def test_extreme_inputs_no_overflow_no_warning(backend, name, dtype):
     x = np.array([-1000, -100, -88, -50, -20, -1, 0, 1, 20, 50, 88, 100, 1000], dtype=dtype)
-    f, f_grad, f_backward = ops(backend, name, name + "_grad", name + "_backward")
+    f, f_grad, f_backward = backend.fns(name, name + "_grad", name + "_backward")
     with warnings.catch_warnings(), np.errstate(all="raise"):
         warnings.simplefilter("error")
         out = backend.numpy(f(backend.tensor(x)))
@@ -151,14 +144,14 @@ def test_extreme_inputs_no_overflow_no_warning(backend, name, dtype):
 @pytest.mark.parametrize("name", SLIDE_ORDER)
 def test_float32_stays_float32_and_matches_torch(backend, name):
     x = np.random.default_rng(2).uniform(-6, 6, (2, 3, 4, 5)).astype(np.float32)
-    (f,) = ops(backend, name)
+    (f,) = backend.fns(name)
     out = backend.numpy(f(backend.tensor(x)))
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, TORCH[name](torch.tensor(x)).numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_step_and_relu_are_zero_at_zero(backend):
-    step, step_grad, relu, relu_grad = ops(backend, "step", "step_grad", "relu", "relu_grad")
+    step, step_grad, relu, relu_grad = backend.fns("step", "step_grad", "relu", "relu_grad")
     x = backend.tensor(np.array([-1.0, 0.0, 2.0]))
     np.testing.assert_array_equal(backend.numpy(step(x)), [0, 0, 1])  # y = 1 for x > 0, else 0
     np.testing.assert_array_equal(backend.numpy(step_grad(x)), [0, 0, 0])
@@ -168,7 +161,7 @@ def test_step_and_relu_are_zero_at_zero(backend):
 
 def test_sinc_near_and_at_zero(backend):
     mpmath = pytest.importorskip("mpmath")
-    sinc, sinc_grad = ops(backend, "sinc", "sinc_grad")
+    sinc, sinc_grad = backend.fns("sinc", "sinc_grad")
     x = np.array([0.0, 1e-300, -1e-12, 1e-8, -1e-5, 1e-3, -0.05, 0.0999, 0.1, -0.3, 2.0])
     # The exact values, with enough digits that x cos x - sin x does not cancel even at x = 1e-300.
     with mpmath.workdps(700):
@@ -180,7 +173,7 @@ def test_sinc_near_and_at_zero(backend):
 
 @pytest.mark.parametrize("name", SLIDE_ORDER)
 def test_integer_input_is_rejected(backend, name):
-    f, f_grad = ops(backend, name, name + "_grad")
+    f, f_grad = backend.fns(name, name + "_grad")
     with pytest.raises(TypeError, match=rf"{name}: input must have a floating-point dtype.*int"):
         f(backend.tensor(np.arange(3)))
     with pytest.raises(TypeError, match=rf"{name}_grad: input must have a floating-point dtype.*int"):
@@ -188,6 +181,6 @@ def test_integer_input_is_rejected(backend, name):
 
 
 def test_backward_rejects_grad_out_of_another_shape(backend):
-    (relu_backward,) = ops(backend, "relu_backward")
+    (relu_backward,) = backend.fns("relu_backward")
     with pytest.raises(ValueError, match=r"relu_backward: grad_out must have shape \(2, 3\), got \(3, 2\)"):
         relu_backward(backend.tensor(np.ones((3, 2))), backend.tensor(np.ones((2, 3))))

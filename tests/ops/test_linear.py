@@ -17,13 +17,6 @@ F = torch.nn.functional
 SETTINGS = settings(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def ops(backend, *names):
-    """The backend's functions by name; a torch backend that lacks one yet is skipped."""
-    missing = [n for n in names if not hasattr(backend.ops, n)]
-    if missing and backend.name != "numpy":
-        pytest.skip(f"{backend.name}: cnnlab.torch has no {', '.join(missing)} yet")
-    return [getattr(backend.ops, n) for n in names]
-
 
 def assert_close(actual, expected, tol=1e-10):
     """Relative error ||actual - expected|| / ||expected|| <= tol, same shape."""
@@ -45,7 +38,7 @@ def randn(seed, *shape, dtype=np.float64):
 @given(lead=st.lists(st.integers(1, 4), min_size=0, max_size=3), n_in=st.integers(1, 6), n_out=st.integers(1, 6),
        has_bias=st.booleans(), seed=st.integers(0, 2**16))
 def test_linear_forward_and_backward_match_torch(backend, lead, n_in, n_out, has_bias, seed):
-    linear, linear_backward = ops(backend, "linear", "linear_backward")
+    linear, linear_backward = backend.fns("linear", "linear_backward")
     x, w, b = randn(seed, *lead, n_in), randn(seed + 1, n_out, n_in), randn(seed + 2, n_out) if has_bias else None
     g = randn(seed + 3, *lead, n_out)
     xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
@@ -71,7 +64,7 @@ def test_linear_backward_passes_gradcheck(has_bias):
 
 
 def test_linear_float32_stays_float32(backend):
-    (linear,) = ops(backend, "linear")
+    (linear,) = backend.fns("linear")
     x, w, b = randn(0, 5, 4, dtype=np.float32), randn(1, 3, 4, dtype=np.float32), randn(2, 3, dtype=np.float32)
     out = backend.numpy(linear(backend.tensor(x), backend.tensor(w), backend.tensor(b)))
     assert out.dtype == np.float32
@@ -79,32 +72,32 @@ def test_linear_float32_stays_float32(backend):
 
 
 def test_linear_feature_mismatch(backend):
-    (linear,) = ops(backend, "linear")
+    (linear,) = backend.fns("linear")
     message = r"linear: input has 5 features but weight expects 4 \(weight shape \(3, 4\)\)"
     with pytest.raises(ValueError, match=message):
         linear(backend.tensor(np.zeros((2, 5))), backend.tensor(np.zeros((3, 4))))
 
 
 def test_linear_weight_not_2d(backend):
-    (linear,) = ops(backend, "linear")
+    (linear,) = backend.fns("linear")
     with pytest.raises(ValueError, match=r"linear: weight must be 2-D \(out_features, in_features\), got 1-D"):
         linear(backend.tensor(np.zeros((2, 4))), backend.tensor(np.zeros(4)))
 
 
 def test_linear_bias_of_the_wrong_shape(backend):
-    (linear,) = ops(backend, "linear")
+    (linear,) = backend.fns("linear")
     with pytest.raises(ValueError, match=r"linear: bias must have shape \(3,\), got \(4,\)"):
         linear(backend.tensor(np.zeros((2, 4))), backend.tensor(np.zeros((3, 4))), backend.tensor(np.zeros(4)))
 
 
 def test_linear_integer_input(backend):
-    (linear,) = ops(backend, "linear")
+    (linear,) = backend.fns("linear")
     with pytest.raises(TypeError, match="linear: input must have a floating-point dtype.*int"):
         linear(backend.tensor(np.zeros((2, 4), dtype=np.int64)), backend.tensor(np.zeros((3, 4))))
 
 
 def test_linear_dtype_mismatch(backend):
-    (linear,) = ops(backend, "linear")
+    (linear,) = backend.fns("linear")
     with pytest.raises(TypeError, match="linear: input has dtype .*float32 but weight has dtype .*float64"):
         linear(backend.tensor(np.zeros((2, 4), dtype=np.float32)), backend.tensor(np.zeros((3, 4))))
 
@@ -116,7 +109,7 @@ def test_linear_dtype_mismatch(backend):
 @SETTINGS
 @given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=5), data=st.data())
 def test_flatten_forward_and_backward_match_torch(backend, shape, data):
-    flatten, flatten_backward = ops(backend, "flatten", "flatten_backward")
+    flatten, flatten_backward = backend.fns("flatten", "flatten_backward")
     nd = len(shape)
     start = data.draw(st.integers(-nd, nd - 1), label="start_dim")
     end = data.draw(st.integers(start % nd, nd - 1), label="end_dim")
@@ -132,7 +125,7 @@ def test_flatten_forward_and_backward_match_torch(backend, shape, data):
 
 
 def test_flatten_default_keeps_the_batch_axis(backend):
-    (flatten,) = ops(backend, "flatten")
+    (flatten,) = backend.fns("flatten")
     x = randn(0, 2, 3, 4, 5)
     out = backend.numpy(flatten(backend.tensor(x)))
     np.testing.assert_array_equal(out, torch.nn.Flatten()(torch.tensor(x)).numpy())
@@ -144,13 +137,13 @@ def test_flatten_backward_passes_gradcheck():
 
 
 def test_flatten_dim_out_of_range(backend):
-    (flatten,) = ops(backend, "flatten")
+    (flatten,) = backend.fns("flatten")
     with pytest.raises(ValueError, match=r"flatten: start_dim must be an int in \[-2, 1\] for a 2-D input, got 2"):
         flatten(backend.tensor(np.zeros((2, 3))), start_dim=2)
 
 
 def test_flatten_start_after_end(backend):
-    (flatten,) = ops(backend, "flatten")
+    (flatten,) = backend.fns("flatten")
     with pytest.raises(ValueError, match=r"flatten: start_dim \(2\) must not come after end_dim \(1\)"):
         flatten(backend.tensor(np.zeros((2, 3, 4))), start_dim=2, end_dim=1)
 
@@ -163,7 +156,7 @@ def test_flatten_start_after_end(backend):
 @given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=4), p=st.floats(0.05, 0.95),
        seed=st.integers(0, 2**16))
 def test_dropout_matches_torch_given_torchs_mask(backend, shape, p, seed):
-    dropout, dropout_backward = ops(backend, "dropout", "dropout_backward")
+    dropout, dropout_backward = backend.fns("dropout", "dropout_backward")
     x = np.abs(randn(seed, *shape)) + 0.1  # no zeros, so torch's output shows its mask
     xt = torch.tensor(x, requires_grad=True)
     torch.manual_seed(seed)
@@ -180,7 +173,7 @@ def test_dropout_matches_torch_given_torchs_mask(backend, shape, p, seed):
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
 def test_dropout_drops_a_fraction_p_and_keeps_the_mean(backend, p):
-    (dropout,) = ops(backend, "dropout")
+    (dropout,) = backend.fns("dropout")
     n = 200_000
     out = backend.numpy(dropout(backend.tensor(np.ones(n)), p, rng=0))
     dropped = np.mean(out == 0)
@@ -191,7 +184,7 @@ def test_dropout_drops_a_fraction_p_and_keeps_the_mean(backend, p):
 
 
 def test_dropout_mask_is_reproducible_and_keeps_with_probability_1_minus_p(backend):
-    (dropout_mask,) = ops(backend, "dropout_mask")
+    (dropout_mask,) = backend.fns("dropout_mask")
     a, b = (backend.numpy(dropout_mask((100, 1000), 0.3, rng=7)) for _ in range(2))
     assert a.dtype == np.bool_ and a.shape == (100, 1000)
     np.testing.assert_array_equal(a, b)
@@ -199,7 +192,7 @@ def test_dropout_mask_is_reproducible_and_keeps_with_probability_1_minus_p(backe
 
 
 def test_dropout_forward_and_backward_share_the_mask(backend):
-    dropout_mask, dropout, dropout_backward = ops(backend, "dropout_mask", "dropout", "dropout_backward")
+    dropout_mask, dropout, dropout_backward = backend.fns("dropout_mask", "dropout", "dropout_backward")
     x, g = randn(0, 4, 5), randn(1, 4, 5)
     mask = dropout_mask(x.shape, 0.4, rng=np.random.default_rng(3))
     y = backend.numpy(dropout(backend.tensor(x), 0.4, mask=mask))
@@ -211,14 +204,14 @@ def test_dropout_forward_and_backward_share_the_mask(backend):
 
 @pytest.mark.parametrize("p, training", [(0.0, True), (0.5, False), (1.0, False)])
 def test_dropout_identity_when_p_is_0_or_not_training(backend, p, training):
-    dropout, dropout_backward = ops(backend, "dropout", "dropout_backward")
+    dropout, dropout_backward = backend.fns("dropout", "dropout_backward")
     x, g = randn(0, 3, 4), randn(1, 3, 4)
     np.testing.assert_array_equal(backend.numpy(dropout(backend.tensor(x), p, training)), x)
     np.testing.assert_array_equal(backend.numpy(dropout_backward(backend.tensor(g), backend.tensor(x), p, training)), g)
 
 
 def test_dropout_p_1_gives_zeros(backend):
-    dropout, dropout_backward = ops(backend, "dropout", "dropout_backward")
+    dropout, dropout_backward = backend.fns("dropout", "dropout_backward")
     x = randn(0, 3, 4)
     out = backend.numpy(dropout(backend.tensor(x), 1.0))
     np.testing.assert_array_equal(out, np.zeros_like(x))
@@ -227,7 +220,7 @@ def test_dropout_p_1_gives_zeros(backend):
 
 
 def test_dropout_float32_stays_float32(backend):
-    (dropout,) = ops(backend, "dropout")
+    (dropout,) = backend.fns("dropout")
     assert backend.numpy(dropout(backend.tensor(randn(0, 10, dtype=np.float32)), 0.5, rng=0)).dtype == np.float32
 
 
@@ -239,31 +232,31 @@ def test_dropout_backward_passes_gradcheck():
 
 @pytest.mark.parametrize("p", [-0.1, 1.5, "0.5", None])
 def test_dropout_bad_p(backend, p):
-    (dropout,) = ops(backend, "dropout")
+    (dropout,) = backend.fns("dropout")
     message = r"dropout: p \(the probability of dropping a unit\) must be a number in \[0, 1\]"
     with pytest.raises(ValueError, match=message):
         dropout(backend.tensor(np.zeros(3)), p)
 
 
 def test_dropout_integer_input(backend):
-    (dropout,) = ops(backend, "dropout")
+    (dropout,) = backend.fns("dropout")
     with pytest.raises(TypeError, match="dropout: input must have a floating-point dtype.*int"):
         dropout(backend.tensor(np.zeros(3, dtype=np.int64)), 0.5)
 
 
 def test_dropout_mask_of_the_wrong_shape(backend):
-    (dropout,) = ops(backend, "dropout")
+    (dropout,) = backend.fns("dropout")
     with pytest.raises(ValueError, match=r"dropout: mask must have shape \(3,\), got \(4,\)"):
         dropout(backend.tensor(np.zeros(3)), 0.5, mask=backend.tensor(np.ones(4, dtype=bool)))
 
 
 def test_dropout_rng_and_mask_both_given(backend):
-    (dropout,) = ops(backend, "dropout")
+    (dropout,) = backend.fns("dropout")
     with pytest.raises(ValueError, match="dropout: give rng or mask, not both"):
         dropout(backend.tensor(np.zeros(3)), 0.5, rng=0, mask=backend.tensor(np.ones(3, dtype=bool)))
 
 
 def test_dropout_backward_without_the_mask(backend):
-    (dropout_backward,) = ops(backend, "dropout_backward")
+    (dropout_backward,) = backend.fns("dropout_backward")
     with pytest.raises(ValueError, match="dropout_backward: mask is required in training with 0 < p < 1"):
         dropout_backward(backend.tensor(np.ones(3)), backend.tensor(np.ones(3)), 0.5)

@@ -19,19 +19,15 @@ F = torch.nn.functional
 SETTINGS = settings(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def ops(backend, *names):
-    """The backend's functions by name; a torch backend that lacks one yet is skipped."""
-    missing = [n for n in names if not hasattr(backend.ops, n)]
-    if missing and backend.name != "numpy":
-        pytest.skip(f"{backend.name}: cnnlab.torch has no {', '.join(missing)} yet")
-    return [getattr(backend.ops, n) for n in names]
 
+def assert_close(actual, expected, tol=1e-10, scale=0.0):
+    """Relative error ||actual - expected|| / max(||expected||, scale) <= tol, same shape.
 
-def assert_close(actual, expected, tol=1e-10):
-    """Relative error ||actual - expected|| / ||expected|| <= tol, same shape."""
+    ``scale`` is the size below which a result is all rounding: a gradient that nearly cancels
+    (softmax backward of near one-hot scores) is compared relative to the gradient flowing in."""
     actual, expected = np.asarray(actual), np.asarray(expected)
     assert actual.shape == expected.shape
-    err = np.linalg.norm((actual - expected).ravel()) / max(np.linalg.norm(expected.ravel()), np.finfo(float).tiny)
+    err = np.linalg.norm((actual - expected).ravel()) / max(np.linalg.norm(expected.ravel()), scale, np.finfo(float).tiny)
     assert err <= tol, f"relative error {err:.3g} > {tol}"
 
 
@@ -56,13 +52,14 @@ def torch_grads(fn, arrays, g):
 @given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=4), scale=st.sampled_from([1.0, 10.0, 1e3]),
        seed=st.integers(0, 2**16), data=st.data())
 def test_softmax_forward_and_backward_match_torch(backend, name, shape, scale, seed, data):
-    f, f_backward = ops(backend, name, name + "_backward")
+    f, f_backward = backend.fns(name, name + "_backward")
     dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
     x, g = scale * randn(seed, *shape), randn(seed + 1, *shape)
     torch_f = getattr(F, name)
     assert_close(backend.numpy(f(backend.tensor(x), dim=dim)), torch_f(torch.tensor(x), dim=dim).numpy())
     (expected,) = torch_grads(lambda t: torch_f(t, dim=dim), [x], g)
-    assert_close(backend.numpy(f_backward(backend.tensor(g), backend.tensor(x), dim=dim)), expected)
+    assert_close(backend.numpy(f_backward(backend.tensor(g), backend.tensor(x), dim=dim)), expected,
+                 scale=np.linalg.norm(g))
 
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
@@ -71,7 +68,7 @@ def test_softmax_backward_passes_gradcheck(name):
 
 
 def test_softmax_of_huge_scores_is_finite(backend):
-    softmax, log_softmax = ops(backend, "softmax", "log_softmax")
+    softmax, log_softmax = backend.fns("softmax", "log_softmax")
     x = np.array([[1e4, 0.0, -1e4], [-1e4, -1e4, -1e4]], dtype=np.float32)
     with warnings.catch_warnings(), np.errstate(all="raise"):
         warnings.simplefilter("error")
@@ -82,7 +79,7 @@ def test_softmax_of_huge_scores_is_finite(backend):
 
 
 def test_softmax_bad_dim(backend):
-    (softmax,) = ops(backend, "softmax")
+    (softmax,) = backend.fns("softmax")
     with pytest.raises(ValueError, match=r"softmax: dim must be an int in \[-2, 1\] for a 2-D input, got 2"):
         softmax(backend.tensor(np.zeros((2, 3))), dim=2)
 
@@ -95,7 +92,7 @@ def test_softmax_bad_dim(backend):
 @given(n=st.integers(1, 6), c=st.integers(1, 6), spatial=st.lists(st.integers(1, 3), max_size=2),
        scale=st.sampled_from([1.0, 10.0, 1e4]), seed=st.integers(0, 2**16))
 def test_cross_entropy_forward_and_backward_match_torch(backend, n, c, spatial, scale, seed):
-    cross_entropy, cross_entropy_backward = ops(backend, "cross_entropy", "cross_entropy_backward")
+    cross_entropy, cross_entropy_backward = backend.fns("cross_entropy", "cross_entropy_backward")
     logits = scale * randn(seed, n, c, *spatial)
     target = np.random.default_rng(seed + 1).integers(0, c, (n, *spatial))
     g = float(np.random.default_rng(seed + 2).uniform(0.5, 2))
@@ -114,7 +111,7 @@ def test_cross_entropy_backward_passes_gradcheck():
 
 
 def test_cross_entropy_of_logits_1e4_is_stable(backend):
-    cross_entropy, cross_entropy_backward = ops(backend, "cross_entropy", "cross_entropy_backward")
+    cross_entropy, cross_entropy_backward = backend.fns("cross_entropy", "cross_entropy_backward")
     logits = np.array([[1e4, -1e4, 0.0], [1e4, 1e4, -1e4]], dtype=np.float32)
     target = np.array([1, 0])
     with warnings.catch_warnings(), np.errstate(all="raise"):
@@ -128,32 +125,32 @@ def test_cross_entropy_of_logits_1e4_is_stable(backend):
 
 
 def test_cross_entropy_float_target(backend):
-    (cross_entropy,) = ops(backend, "cross_entropy")
+    (cross_entropy,) = backend.fns("cross_entropy")
     with pytest.raises(TypeError, match="cross_entropy: target must hold integer class indices.*float"):
         cross_entropy(backend.tensor(np.zeros((2, 3))), backend.tensor(np.zeros(2)))
 
 
 def test_cross_entropy_target_out_of_range(backend):
-    (cross_entropy,) = ops(backend, "cross_entropy")
+    (cross_entropy,) = backend.fns("cross_entropy")
     message = r"cross_entropy: target contains class 3, but logits have 3 classes \(valid targets are 0..2\)"
     with pytest.raises(ValueError, match=message):
         cross_entropy(backend.tensor(np.zeros((2, 3))), backend.tensor(np.array([0, 3])))
 
 
 def test_cross_entropy_negative_target(backend):
-    (cross_entropy,) = ops(backend, "cross_entropy")
+    (cross_entropy,) = backend.fns("cross_entropy")
     with pytest.raises(ValueError, match="cross_entropy: target contains class -1"):
         cross_entropy(backend.tensor(np.zeros((2, 3))), backend.tensor(np.array([-1, 0])))
 
 
 def test_cross_entropy_target_shape(backend):
-    (cross_entropy,) = ops(backend, "cross_entropy")
+    (cross_entropy,) = backend.fns("cross_entropy")
     with pytest.raises(ValueError, match=r"cross_entropy: target must have shape \(2,\), got \(3,\)"):
         cross_entropy(backend.tensor(np.zeros((2, 3))), backend.tensor(np.array([0, 1, 2])))
 
 
 def test_cross_entropy_1d_logits(backend):
-    (cross_entropy,) = ops(backend, "cross_entropy")
+    (cross_entropy,) = backend.fns("cross_entropy")
     with pytest.raises(ValueError, match=r"cross_entropy: logits must be \(N, C\) or \(N, C, d1, ...\), got 1-D"):
         cross_entropy(backend.tensor(np.zeros(3)), backend.tensor(np.array([0])))
 
@@ -165,7 +162,7 @@ def test_cross_entropy_1d_logits(backend):
 @SETTINGS
 @given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=4), seed=st.integers(0, 2**16))
 def test_mse_loss_forward_and_backward_match_torch(backend, shape, seed):
-    mse_loss, mse_loss_backward = ops(backend, "mse_loss", "mse_loss_backward")
+    mse_loss, mse_loss_backward = backend.fns("mse_loss", "mse_loss_backward")
     a, b = randn(seed, *shape), randn(seed + 1, *shape)
     g = float(np.random.default_rng(seed + 2).uniform(0.5, 2))
     assert_close(backend.numpy(mse_loss(backend.tensor(a), backend.tensor(b))),
@@ -181,13 +178,13 @@ def test_mse_loss_backward_passes_gradcheck():
 
 
 def test_mse_loss_shape_mismatch(backend):
-    (mse_loss,) = ops(backend, "mse_loss")
+    (mse_loss,) = backend.fns("mse_loss")
     with pytest.raises(ValueError, match=r"mse_loss: target must have shape \(2, 3\), got \(3,\)"):
         mse_loss(backend.tensor(np.zeros((2, 3))), backend.tensor(np.zeros(3)))
 
 
 def test_mse_loss_integer_input(backend):
-    (mse_loss,) = ops(backend, "mse_loss")
+    (mse_loss,) = backend.fns("mse_loss")
     with pytest.raises(TypeError, match="mse_loss: input must have a floating-point dtype.*int"):
         mse_loss(backend.tensor(np.zeros(3, dtype=np.int64)), backend.tensor(np.zeros(3)))
 
@@ -207,7 +204,7 @@ TORCH_PENALTY = {
 @given(shapes=st.lists(st.lists(st.integers(1, 4), min_size=1, max_size=3), min_size=1, max_size=3),
        lam=st.floats(0, 2), seed=st.integers(0, 2**16))
 def test_penalty_forward_grad_backward_match_torch(backend, name, shapes, lam, seed):
-    f, f_grad, f_backward = ops(backend, name, name + "_grad", name + "_backward")
+    f, f_grad, f_backward = backend.fns(name, name + "_grad", name + "_backward")
     ws = [randn(seed + i, *s) for i, s in enumerate(shapes)]
     g = 1.7
     expected_grads = torch_grads(lambda *ts: TORCH_PENALTY[name](ts, lam), ws, g)
@@ -237,12 +234,12 @@ def test_l2_penalty_convention():
 
 
 def test_penalty_negative_lam(backend):
-    (l2_penalty,) = ops(backend, "l2_penalty")
+    (l2_penalty,) = backend.fns("l2_penalty")
     with pytest.raises(ValueError, match=r"l2_penalty: lam \(the penalty's strength\) must be a number >= 0, got -1"):
         l2_penalty([backend.tensor(np.ones(3))], -1)
 
 
 def test_penalty_integer_params(backend):
-    (l1_penalty,) = ops(backend, "l1_penalty")
+    (l1_penalty,) = backend.fns("l1_penalty")
     with pytest.raises(TypeError, match=r"l1_penalty: params\[1\] must have a floating-point dtype.*int"):
         l1_penalty([backend.tensor(np.ones(3)), backend.tensor(np.ones(3, dtype=np.int64))], 0.1)

@@ -17,13 +17,6 @@ F = torch.nn.functional
 SETTINGS = settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def ops(backend, *names):
-    """The backend's functions by name; a torch backend that lacks one yet is skipped."""
-    missing = [n for n in names if not hasattr(backend.ops, n)]
-    if missing and backend.name != "numpy":
-        pytest.skip(f"{backend.name}: cnnlab.torch has no {', '.join(missing)} yet")
-    return [getattr(backend.ops, n) for n in names]
-
 
 def assert_close(actual, expected, tol=1e-10):
     """Relative error ||actual - expected|| / ||expected|| <= tol, same shape."""
@@ -58,7 +51,7 @@ def resize_args(draw):
 @given(args=resize_args())
 def test_forward_matches_torch(backend, args):
     x, kwargs = args
-    (interpolate,) = ops(backend, "interpolate")
+    (interpolate,) = backend.fns("interpolate")
     out = backend.numpy(interpolate(backend.tensor(x), **kwargs))
     assert out.dtype == np.float64
     assert_close(out, F.interpolate(torch.tensor(x), **kwargs).numpy())
@@ -68,7 +61,7 @@ def test_forward_matches_torch(backend, args):
 @given(args=resize_args())
 def test_backward_matches_torch(backend, args):
     x, kwargs = args
-    (interpolate_backward,) = ops(backend, "interpolate_backward")
+    (interpolate_backward,) = backend.fns("interpolate_backward")
     xt = torch.tensor(x, requires_grad=True)
     yt = F.interpolate(xt, **kwargs)
     g = np.random.default_rng(1).standard_normal(tuple(yt.shape))
@@ -90,13 +83,13 @@ def test_backward_matches_torch(backend, args):
 ])
 def test_torch_special_cases(backend, h, w, kwargs):
     x = np.random.default_rng(3).standard_normal((1, 2, h, w))
-    (interpolate,) = ops(backend, "interpolate")
+    (interpolate,) = backend.fns("interpolate")
     expected = F.interpolate(torch.tensor(x), **kwargs).numpy()
     assert_close(backend.numpy(interpolate(backend.tensor(x), **kwargs)), expected)
 
 
 def test_slide_nearest_neighbour_doubles_every_pixel(backend):
-    (interpolate,) = ops(backend, "interpolate")
+    (interpolate,) = backend.fns("interpolate")
     x = np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 1, 2, 2)
     out = backend.numpy(interpolate(backend.tensor(x), scale_factor=2))
     np.testing.assert_array_equal(out[0, 0], [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]])
@@ -105,7 +98,7 @@ def test_slide_nearest_neighbour_doubles_every_pixel(backend):
 @pytest.mark.parametrize("mode, align_corners", [("nearest", None), ("bilinear", False), ("bilinear", True)])
 def test_float32_stays_float32_and_matches_torch(backend, mode, align_corners):
     x = np.random.default_rng(4).standard_normal((2, 3, 5, 6)).astype(np.float32)
-    (interpolate,) = ops(backend, "interpolate")
+    (interpolate,) = backend.fns("interpolate")
     kwargs = {"scale_factor": 1.7, "mode": mode, "align_corners": align_corners}
     out = backend.numpy(interpolate(backend.tensor(x), **kwargs))
     assert out.dtype == np.float32
@@ -129,70 +122,70 @@ X = np.zeros((1, 1, 4, 4))
 
 
 def test_size_and_scale_factor_both_given(backend):
-    (interpolate,) = ops(backend, "interpolate")
+    (interpolate,) = backend.fns("interpolate")
     with pytest.raises(ValueError, match="interpolate: give only one of size or scale_factor"):
         interpolate(backend.tensor(X), size=8, scale_factor=2)
 
 
 def test_neither_size_nor_scale_factor(backend):
-    (interpolate,) = ops(backend, "interpolate")
+    (interpolate,) = backend.fns("interpolate")
     with pytest.raises(ValueError, match="interpolate: give one of size or scale_factor, got neither"):
         interpolate(backend.tensor(X))
 
 
 def test_bad_mode(backend):
-    (interpolate,) = ops(backend, "interpolate")
+    (interpolate,) = backend.fns("interpolate")
     with pytest.raises(ValueError, match="interpolate: mode must be one of 'nearest', 'bilinear', got 'bicubic'"):
         interpolate(backend.tensor(X), scale_factor=2, mode="bicubic")
 
 
 def test_align_corners_with_nearest(backend):
-    (interpolate,) = ops(backend, "interpolate")
+    (interpolate,) = backend.fns("interpolate")
     with pytest.raises(ValueError, match="interpolate: align_corners can only be set with mode='bilinear'"):
         interpolate(backend.tensor(X), scale_factor=2, align_corners=False)
 
 
 def test_wrong_ndim(backend):
-    (interpolate,) = ops(backend, "interpolate")
+    (interpolate,) = backend.fns("interpolate")
     with pytest.raises(ValueError, match=r"interpolate: input must be 4-D \(N, C, H, W\), got 3-D with shape "
                                          r"\(1, 4, 4\)"):
         interpolate(backend.tensor(X[0]), scale_factor=2)
 
 
 def test_integer_input(backend):
-    (interpolate,) = ops(backend, "interpolate")
+    (interpolate,) = backend.fns("interpolate")
     with pytest.raises(TypeError, match="interpolate: input must have a floating-point dtype.*int"):
         interpolate(backend.tensor(X.astype(np.int64)), scale_factor=2)
 
 
 @pytest.mark.parametrize("size", [0, -2, (4,), (4, 4, 4), 2.5])
 def test_bad_size(backend, size):
-    (interpolate,) = ops(backend, "interpolate")
+    (interpolate,) = backend.fns("interpolate")
     with pytest.raises(ValueError, match="interpolate: size must be a positive int or a pair"):
         interpolate(backend.tensor(X), size=size)
 
 
 @pytest.mark.parametrize("scale_factor", [0, -1.5, (2, 2, 2), "2"])
 def test_bad_scale_factor(backend, scale_factor):
-    (interpolate,) = ops(backend, "interpolate")
+    (interpolate,) = backend.fns("interpolate")
     with pytest.raises(ValueError, match="interpolate: scale_factor must be a positive number or a pair"):
         interpolate(backend.tensor(X), scale_factor=scale_factor)
 
 
 def test_scale_factor_giving_an_empty_output(backend):
-    (interpolate,) = ops(backend, "interpolate")
+    (interpolate,) = backend.fns("interpolate")
     with pytest.raises(ValueError, match=r"interpolate: scale_factor 0.2 turns the input size \(4, 4\) into an empty"):
         interpolate(backend.tensor(X), scale_factor=0.2)
 
 
 def test_recompute_scale_factor_with_size(backend):
-    (interpolate,) = ops(backend, "interpolate")
+    (interpolate,) = backend.fns("interpolate")
     with pytest.raises(ValueError, match="interpolate: recompute_scale_factor is not meaningful with an explicit size"):
         interpolate(backend.tensor(X), size=8, recompute_scale_factor=True)
 
 
 def test_backward_grad_out_of_the_wrong_shape(backend):
-    (interpolate_backward,) = ops(backend, "interpolate_backward")
+    (interpolate_backward,) = backend.fns("interpolate_backward")
     with pytest.raises(ValueError, match=r"interpolate_backward: grad_out must have shape \(1, 1, 8, 8\), "
                                          r"got \(1, 1, 4, 4\)"):
         interpolate_backward(backend.tensor(X), backend.tensor(X), scale_factor=2)
