@@ -51,18 +51,27 @@ def check_same_dtype(a, b, names: tuple[str, str], op: str) -> None:
 
 def out_size(size: int, kernel: int, stride: int, padding: int, dilation: int, op: str,
              ceil_mode: bool = False) -> int:
-    """Length of one spatial output axis of a sliding window: the formula of torch's docs."""
+    """Length of one spatial output axis of a sliding window: the formula of torch's docs,
+
+        n = (size + 2 * padding - span) / stride + 1,   span = dilation * (kernel - 1) + 1,
+
+    rounded down, or with ``ceil_mode`` (pooling) rounded up and then one less if the last window would
+    start in the right padding. Rounded up, a window that starts in the input may hang past the padded
+    input, even when the kernel spans more than the whole padded input (size 4, kernel 3, dilation 2,
+    stride 2: one window), as in torch. An error when no window is left (the kernel is larger than the
+    padded input, without ``ceil_mode``).
+    """
     span = dilation * (kernel - 1) + 1
     padded = size + 2 * padding
-    if span > padded:
-        raise ValueError(
-            f"{op}: kernel of size {kernel} (dilation {dilation}, spans {span}) is larger than the "
-            f"padded input of size {padded} (input {size} + 2 * padding {padding})")
     steps = padded - span
     n = (-(-steps // stride) if ceil_mode else steps // stride) + 1
     # torch: with ceil_mode the last window must start inside the input or the left padding.
     if ceil_mode and (n - 1) * stride >= size + padding:
         n -= 1
+    if n < 1:  # only when span > padded
+        raise ValueError(
+            f"{op}: kernel of size {kernel} (dilation {dilation}, spans {span}) is larger than the "
+            f"padded input of size {padded} (input {size} + 2 * padding {padding})")
     return n
 
 
