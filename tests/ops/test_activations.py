@@ -10,18 +10,19 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import cnnlab.numpy as cn
 from cnnlab.numpy import ACTIVATIONS, gradcheck
 
+from .oracle import assert_close, call, property_settings, torch_oracle
+
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-# The fixture is stateless (it only picks a module), so reusing it across examples is safe.
-SETTINGS = settings(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = property_settings(max_examples=30)
 
 SLIDE_ORDER = ["sigmoid", "tanh", "step", "softplus", "relu", "softsign", "elu", "log_sigmoid", "swish", "sinc",
                "leaky_relu", "mish"]
@@ -49,24 +50,9 @@ HYPER = {
 }
 
 
-
-def assert_close(actual, expected, rtol=1e-10, atol=1e-12):
-    """Elementwise relative error <= rtol (1e-10); values within ~atol / rtol of 0 are compared
-    absolutely, because there torch itself is only accurate to about atol (e.g. tanh' = 1 - tanh^2
-    in the tails, or sinc near the zeros of sin)."""
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
-
-
-def torch_grad(name, x, g, kwargs):
-    """g * f'(x) by torch autograd (torch's heaviside has no derivative: it is 0)."""
-    if name == "step":
-        return np.zeros_like(x)
-    xt = torch.tensor(x, requires_grad=True)
-    TORCH[name](xt, **kwargs).backward(torch.tensor(g))
-    return xt.grad.numpy()
-
+# Compared element by element (assert_close with atol): within ~ATOL / 1e-10 of 0 absolutely, because there
+# torch itself is only accurate to about ATOL (tanh' = 1 - tanh^2 in the tails, sinc near the zeros of sin).
+ATOL = 1e-12
 
 arrays = hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=4, max_side=5),
                     elements=st.floats(-40, 40, allow_subnormal=False))
@@ -87,10 +73,9 @@ def test_registry_is_the_slides_gallery():
 @given(x=arrays, data=st.data())
 def test_forward_matches_torch(backend, name, x, data):
     kwargs = {k: data.draw(s, label=k) for k, s in HYPER.get(name, {}).items()}
-    (f,) = backend.fns(name)
-    out = backend.numpy(f(backend.tensor(x), **kwargs))
+    out = call(backend, name, x, **kwargs)
     assert out.dtype == np.float64
-    assert_close(out, TORCH[name](torch.tensor(x), **kwargs).numpy())
+    assert_close(out, torch_oracle(TORCH[name], (x,), **kwargs), atol=ATOL)
 
 
 @pytest.mark.parametrize("name", SLIDE_ORDER)
@@ -102,11 +87,13 @@ def test_grad_and_backward_match_torch(backend, name, x, data):
         # torch's sinc derivative loses digits near 0 (x cos x - sin x cancels); compared there with mpmath below.
         x = np.where(np.abs(x) < 0.5, 1.0, x)
     g = np.random.default_rng(x.size).standard_normal(x.shape)
-    f_grad, f_backward = backend.fns(name + "_grad", name + "_backward")
-    expected = torch_grad(name, x, g, kwargs)
-    atol = 1e-12 * max(1.0, np.abs(g).max())  # g scales the absolute error
-    assert_close(backend.numpy(f_backward(backend.tensor(g), backend.tensor(x), **kwargs)), expected, atol=atol)
-    assert_close(g * backend.numpy(f_grad(backend.tensor(x), **kwargs)), expected, atol=atol)
+    if name == "step":
+        expected = np.zeros_like(x)  # torch's heaviside has no derivative: it is 0
+    else:
+        _, (expected,) = torch_oracle(TORCH[name], (x,), g, **kwargs)  # g * f'(x)
+    atol = ATOL * max(1.0, np.abs(g).max())  # g scales the absolute error
+    assert_close(call(backend, name + "_backward", g, x, **kwargs), expected, atol=atol)
+    assert_close(g * call(backend, name + "_grad", x, **kwargs), expected, atol=atol)
 
 
 @pytest.mark.parametrize("name", SLIDE_ORDER)
@@ -128,12 +115,11 @@ def test_backward_passes_gradcheck_with_hyperparameters(name):
 @pytest.mark.parametrize("name", SLIDE_ORDER)
 def test_extreme_inputs_no_overflow_no_warning(backend, name, dtype):
     x = np.array([-1000, -100, -88, -50, -20, -1, 0, 1, 20, 50, 88, 100, 1000], dtype=dtype)
-    f, f_grad, f_backward = backend.fns(name, name + "_grad", name + "_backward")
     with warnings.catch_warnings(), np.errstate(all="raise"):
         warnings.simplefilter("error")
-        out = backend.numpy(f(backend.tensor(x)))
-        grad = backend.numpy(f_grad(backend.tensor(x)))
-        back = backend.numpy(f_backward(backend.tensor(np.ones_like(x)), backend.tensor(x)))
+        out = call(backend, name, x)
+        grad = call(backend, name + "_grad", x)
+        back = call(backend, name + "_backward", np.ones_like(x), x)
     for value in (out, grad, back):
         assert value.dtype == dtype and np.isfinite(value).all()
     np.testing.assert_allclose(grad, back)
@@ -144,8 +130,7 @@ def test_extreme_inputs_no_overflow_no_warning(backend, name, dtype):
 @pytest.mark.parametrize("name", SLIDE_ORDER)
 def test_float32_stays_float32_and_matches_torch(backend, name):
     x = np.random.default_rng(2).uniform(-6, 6, (2, 3, 4, 5)).astype(np.float32)
-    (f,) = backend.fns(name)
-    out = backend.numpy(f(backend.tensor(x)))
+    out = call(backend, name, x)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, TORCH[name](torch.tensor(x)).numpy(), rtol=1e-5, atol=1e-6)
 
@@ -161,26 +146,23 @@ def test_step_and_relu_are_zero_at_zero(backend):
 
 def test_sinc_near_and_at_zero(backend):
     mpmath = pytest.importorskip("mpmath")
-    sinc, sinc_grad = backend.fns("sinc", "sinc_grad")
     x = np.array([0.0, 1e-300, -1e-12, 1e-8, -1e-5, 1e-3, -0.05, 0.0999, 0.1, -0.3, 2.0])
     # The exact values, with enough digits that x cos x - sin x does not cancel even at x = 1e-300.
     with mpmath.workdps(700):
         exact_f = [1.0 if v == 0 else float(mpmath.sin(v) / v) for v in map(mpmath.mpf, x)]
         exact_g = [0.0 if v == 0 else float((v * mpmath.cos(v) - mpmath.sin(v)) / v**2) for v in map(mpmath.mpf, x)]
-    np.testing.assert_allclose(backend.numpy(sinc(backend.tensor(x))), exact_f, rtol=1e-14)
-    np.testing.assert_allclose(backend.numpy(sinc_grad(backend.tensor(x))), exact_g, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(call(backend, "sinc", x), exact_f, rtol=1e-14)
+    np.testing.assert_allclose(call(backend, "sinc_grad", x), exact_g, rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("name", SLIDE_ORDER)
 def test_integer_input_is_rejected(backend, name):
-    f, f_grad = backend.fns(name, name + "_grad")
     with pytest.raises(TypeError, match=rf"{name}: input must have a floating-point dtype.*int"):
-        f(backend.tensor(np.arange(3)))
+        call(backend, name, np.arange(3))
     with pytest.raises(TypeError, match=rf"{name}_grad: input must have a floating-point dtype.*int"):
-        f_grad(backend.tensor(np.arange(3)))
+        call(backend, name + "_grad", np.arange(3))
 
 
 def test_backward_rejects_grad_out_of_another_shape(backend):
-    (relu_backward,) = backend.fns("relu_backward")
     with pytest.raises(ValueError, match=r"relu_backward: grad_out must have shape \(2, 3\), got \(3, 2\)"):
-        relu_backward(backend.tensor(np.ones((3, 2))), backend.tensor(np.ones((2, 3))))
+        call(backend, "relu_backward", np.ones((3, 2)), np.ones((2, 3)))

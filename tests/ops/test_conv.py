@@ -6,54 +6,17 @@ Each test body runs once per backend (``backend`` fixture): ``backend.tensor`` m
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from cnnlab.numpy import conv as numpy_conv
 from cnnlab.numpy import gradcheck
 
-# The backend fixture is stateless, so sharing it between hypothesis examples is safe.
-SETTINGS = settings(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
-TOL = 1e-10  # float64: only the order of the sums differs from torch
+from .oracle import assert_close, assert_grads_close, call, property_settings, torch_oracle
 
-
-def rel_err(a, b) -> float:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    assert a.shape == b.shape, f"shape {a.shape} != {b.shape}"
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300))
-
-
-def call(backend, fn, *arrays, **kwargs):
-    """``fn`` of the backend on NumPy arrays (other arguments pass as they are); the result back as NumPy."""
-    args = (backend.tensor(a) if isinstance(a, np.ndarray) else a for a in arrays)  # ints (kernel_size) stay ints
-    return backend.numpy(getattr(backend.ops, fn)(*args, **kwargs))
-
-
-def torch_oracle(fn, arrays, grad_out=None, **kwargs):
-    """torch.nn.functional ``fn`` in float64: the output, and with ``grad_out`` the input gradients too."""
-    ts = [None if a is None else torch.tensor(a, requires_grad=True) for a in arrays]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # padding="same" with an even kernel warns about a copy
-        out = getattr(F, fn)(*ts, **kwargs)
-    if grad_out is None:
-        return out.detach().numpy()
-    out.backward(torch.tensor(grad_out))
-    return out.detach().numpy(), [None if t is None else t.grad.numpy() for t in ts]
-
-
-def assert_grads_close(ours, theirs):
-    assert len(ours) == len(theirs)
-    for i, (a, b) in enumerate(zip(ours, theirs)):
-        if b is None:
-            assert a is None, f"gradient {i} should be None"
-        else:
-            assert rel_err(a, b) <= TOL, f"gradient {i}: relative error {rel_err(a, b):.2e}"
+SETTINGS = property_settings(max_examples=30)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -79,7 +42,7 @@ def conv_cases(draw, max_hw=7):
     # the smallest input the dilated kernel fits in, then up to 5 more
     H = draw(st.integers(max(1, dilation[0] * (KH - 1) + 1 - 2 * pads[0]), max_hw + dilation[0] * (KH - 1)))
     W = draw(st.integers(max(1, dilation[1] * (KW - 1) + 1 - 2 * pads[1]), max_hw + dilation[1] * (KW - 1)))
-    return dict(x=(draw(st.integers(1, 3)), C_in, H, W), w=(C_out, C_in // groups, KH, KW),
+    return dict(x=(draw(st.integers(1, 3)), C_in, H, W), w=(C_out, C_in // groups, KH, KW), C_out=C_out,
                 bias=draw(st.booleans()), seed=draw(st.integers(0, 2**32 - 1)),
                 kwargs=dict(stride=stride, padding=padding, dilation=dilation, groups=groups))
 
@@ -114,28 +77,35 @@ def arrays(case, n_bias, dtype=np.float64):
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# conv2d and conv_transpose2d against torch, forward and backward
+# ----------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fn, cases", [("conv2d", conv_cases()), ("conv_transpose2d", conv_transpose_cases())],
+                         ids=["conv2d", "conv_transpose2d"])
+@SETTINGS
+@given(data=st.data())
+def test_matches_torch(backend, fn, cases, data):
+    case = data.draw(cases, label="case")
+    rng, x, w, b = arrays(case, case["C_out"])
+    kwargs = case["kwargs"]
+    out = call(backend, fn, x, w, b, **kwargs)
+    g = rng.standard_normal(out.shape)
+    expected, expected_grads = torch_oracle(fn, (x, w, b), g, **kwargs)
+    assert_close(out, expected, symmetric=True)
+    assert_grads_close(call(backend, fn + "_backward", g, x, w, b, **kwargs), expected_grads, symmetric=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # conv2d
 # ----------------------------------------------------------------------------------------------------------------
 
-@SETTINGS
-@given(case=conv_cases())
-def test_conv2d_matches_torch(backend, case):
-    rng, x, w, b = arrays(case, case["w"][0])
-    kwargs = case["kwargs"]
-    out = call(backend, "conv2d", x, w, b, **kwargs)
-    g = rng.standard_normal(out.shape)
-    expected, expected_grads = torch_oracle("conv2d", (x, w, b), g, **kwargs)
-    assert rel_err(out, expected) <= TOL
-    assert_grads_close(call(backend, "conv2d_backward", g, x, w, b, **kwargs), expected_grads)
-
-
-@settings(deadline=None, max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@property_settings(max_examples=25)
 @given(case=conv_cases(max_hw=4))
 def test_conv2d_naive_equals_conv2d(backend, case):
     """The slide's formula in loops and the vectorised im2col give the same numbers."""
-    _, x, w, b = arrays(case, case["w"][0])
+    _, x, w, b = arrays(case, case["C_out"])
     naive = call(backend, "conv2d_naive", x, w, b, **case["kwargs"])
-    assert rel_err(naive, call(backend, "conv2d", x, w, b, **case["kwargs"])) <= TOL
+    assert_close(naive, call(backend, "conv2d", x, w, b, **case["kwargs"]), symmetric=True)
 
 
 def test_conv2d_naive_is_the_slide_formula():
@@ -196,7 +166,7 @@ def test_conv2d_input_gradient_is_a_transposed_convolution(backend, case):
         x.shape[2:], pad, out.shape[2:], kwargs["stride"], kwargs["dilation"], w.shape[2:]))
     transposed = call(backend, "conv_transpose2d", g, w, stride=kwargs["stride"], padding=kwargs["padding"],
                       output_padding=output_padding, groups=kwargs["groups"], dilation=kwargs["dilation"])
-    assert rel_err(grad_x, transposed) <= TOL
+    assert_close(grad_x, transposed, symmetric=True)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -209,18 +179,6 @@ def test_conv_transpose2d_slide_example(backend):
     out = call(backend, "conv_transpose2d", np.array([[[[55.0]]]], dtype=np.float32), kernel[None, None])
     np.testing.assert_array_equal(out[0, 0], [[55, 110, 55], [110, 55, 110], [55, 55, 110]])
     assert out.dtype == np.float32
-
-
-@SETTINGS
-@given(case=conv_transpose_cases())
-def test_conv_transpose2d_matches_torch(backend, case):
-    rng, x, w, b = arrays(case, case["C_out"])
-    kwargs = case["kwargs"]
-    out = call(backend, "conv_transpose2d", x, w, b, **kwargs)
-    g = rng.standard_normal(out.shape)
-    expected, expected_grads = torch_oracle("conv_transpose2d", (x, w, b), g, **kwargs)
-    assert rel_err(out, expected) <= TOL
-    assert_grads_close(call(backend, "conv_transpose2d_backward", g, x, w, b, **kwargs), expected_grads)
 
 
 @pytest.mark.parametrize("kwargs", [

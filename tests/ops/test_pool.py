@@ -6,28 +6,16 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from cnnlab._validate import out_size, pair
 from cnnlab.numpy import gradcheck
 from cnnlab.numpy import pool as numpy_pool
 
-# The backend fixture is stateless, so sharing it between hypothesis examples is safe.
-SETTINGS = settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
-TOL = 1e-10
+from .oracle import assert_close, call, property_settings, torch_oracle
 
-
-def rel_err(a, b) -> float:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    assert a.shape == b.shape, f"shape {a.shape} != {b.shape}"
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300))
-
-
-def call(backend, fn, *arrays, **kwargs):
-    """``fn`` of the backend on NumPy arrays (other arguments pass as they are); the result back as NumPy."""
-    args = (backend.tensor(a) if isinstance(a, np.ndarray) else a for a in arrays)  # ints (kernel_size) stay ints
-    return backend.numpy(getattr(backend.ops, fn)(*args, **kwargs))
+SETTINGS = property_settings(max_examples=40)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -76,17 +64,6 @@ def make_input(case, dtype=np.float64):
     return rng, rng.standard_normal(case["shape"]).astype(dtype)
 
 
-def torch_pool(fn, x, g=None, **kwargs):
-    """torch's pooling in float64: outputs (a tuple with return_indices) and, with ``g``, grad of input."""
-    xt = torch.tensor(x, requires_grad=True)
-    out = getattr(F, fn)(xt, **kwargs)
-    values = out[0] if isinstance(out, tuple) else out
-    if g is not None:
-        values.backward(torch.tensor(g))
-    result = tuple(o.detach().numpy() for o in out) if isinstance(out, tuple) else values.detach().numpy()
-    return (result, xt.grad.numpy()) if g is not None else result
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # max_pool2d
 # ----------------------------------------------------------------------------------------------------------------
@@ -99,15 +76,17 @@ def test_max_pool2d_matches_torch(backend, case):
     assume(windows_see_the_input(x.shape, kwargs))  # see test_max_pool2d_never_picks_the_border
     out, indices = call(backend, "max_pool2d", x, return_indices=True, **kwargs)
     g = rng.standard_normal(out.shape)
-    (expected, expected_indices), expected_grad = torch_pool("max_pool2d", x, g, return_indices=True, **kwargs)
+    (expected, expected_indices), (expected_grad,) = torch_oracle("max_pool2d", (x,), g, return_indices=True,
+                                                                  **kwargs)
     np.testing.assert_array_equal(out, expected)  # a maximum is exact
     np.testing.assert_array_equal(indices, expected_indices)  # ties: the first maximum, as torch
     assert indices.dtype == np.int64
     np.testing.assert_array_equal(call(backend, "max_pool2d", x, **kwargs), expected)
     grad = call(backend, "max_pool2d_backward", g, x, **kwargs)
-    assert rel_err(grad, expected_grad) <= TOL
+    assert_close(grad, expected_grad, symmetric=True)
     # the same keyword arguments fit forward and backward, return_indices included
-    assert rel_err(call(backend, "max_pool2d_backward", g, x, return_indices=True, **kwargs), expected_grad) <= TOL
+    assert_close(call(backend, "max_pool2d_backward", g, x, return_indices=True, **kwargs), expected_grad,
+                 symmetric=True)
 
 
 def test_max_pool2d_slide_example(backend):
@@ -147,9 +126,9 @@ def test_avg_pool2d_matches_torch(backend, case, count_include_pad, divisor_over
     kwargs = dict(case["kwargs"], count_include_pad=count_include_pad, divisor_override=divisor_override)
     out = call(backend, "avg_pool2d", x, **kwargs)
     g = rng.standard_normal(out.shape)
-    expected, expected_grad = torch_pool("avg_pool2d", x, g, **kwargs)
-    assert rel_err(out, expected) <= TOL
-    assert rel_err(call(backend, "avg_pool2d_backward", g, x, **kwargs), expected_grad) <= TOL
+    expected, (expected_grad,) = torch_oracle("avg_pool2d", (x,), g, **kwargs)
+    assert_close(out, expected, symmetric=True)
+    assert_close(call(backend, "avg_pool2d_backward", g, x, **kwargs), expected_grad, symmetric=True)
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -169,7 +148,7 @@ def test_pool_float32_stays_float32(backend, fn):
     out = call(backend, fn, x, **kwargs)
     assert out.dtype == np.float32
     assert call(backend, fn + "_backward", np.ones_like(out), x, **kwargs).dtype == np.float32
-    np.testing.assert_allclose(out, torch_pool(fn, x, **kwargs), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out, torch_oracle(fn, (x,), **kwargs), rtol=1e-6, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -181,7 +160,7 @@ def test_pool_float32_stays_float32(backend, fn):
 def test_max_unpool2d_matches_torch(backend, case, size):
     rng, x = make_input(case)
     pool_kwargs = case["kwargs"]
-    pooled, indices = torch_pool("max_pool2d", x, return_indices=True, **pool_kwargs)
+    pooled, indices = torch_oracle("max_pool2d", (x,), return_indices=True, **pool_kwargs)
     kwargs = dict(kernel_size=pool_kwargs["kernel_size"], stride=pool_kwargs["stride"],
                   padding=pool_kwargs["padding"])
     if size == "default":  # only when the default size is the size before the pooling
@@ -193,13 +172,12 @@ def test_max_unpool2d_matches_torch(backend, case, size):
         kwargs["output_size"] = x.shape[2:] if size == "hw" else x.shape
     out = call(backend, "max_unpool2d", pooled, indices, **kwargs)
     g = rng.standard_normal(out.shape)
-    pt = torch.tensor(pooled, requires_grad=True)
-    expected = F.max_unpool2d(pt, torch.tensor(indices), **kwargs)
-    expected.backward(torch.tensor(g))
-    np.testing.assert_array_equal(out, expected.detach().numpy())
+    expected, (expected_grad,) = torch_oracle(lambda p: F.max_unpool2d(p, torch.tensor(indices), **kwargs),
+                                              (pooled,), g)
+    np.testing.assert_array_equal(out, expected)
     grad_x, grad_indices = call(backend, "max_unpool2d_backward", g, pooled, indices, **kwargs)
     assert grad_indices is None
-    assert rel_err(grad_x, pt.grad.numpy()) <= TOL
+    assert_close(grad_x, expected_grad, symmetric=True)
 
 
 def test_max_unpool2d_undoes_max_pool2d_where_it_can(backend):
@@ -272,12 +250,12 @@ def test_max_pool2d_never_picks_the_border(backend):
     x = np.array([[[[-np.inf, -np.inf, 1.0]]]])
     kwargs = dict(kernel_size=(1, 2), padding=(0, 1), dilation=(1, 2), return_indices=True)
     out, indices = call(backend, "max_pool2d", x, **kwargs)
-    expected, expected_indices = torch_pool("max_pool2d", x, **kwargs)
+    expected, expected_indices = torch_oracle("max_pool2d", (x,), **kwargs)
     np.testing.assert_array_equal(out, expected)
     np.testing.assert_array_equal(indices, expected_indices)
     one = np.array([[[[0.5]]]])  # the only window holds two padding elements: -inf, index 1 as torch
     np.testing.assert_array_equal(call(backend, "max_pool2d", one, **kwargs)[1],
-                                  torch_pool("max_pool2d", one, **kwargs)[1])
+                                  torch_oracle("max_pool2d", (one,), **kwargs)[1])
     grad = call(backend, "max_pool2d_backward", np.ones((1, 1, 1, 1)), one, **kwargs)
     np.testing.assert_array_equal(grad, np.zeros_like(one))
 

@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import cnnlab.numpy as cn
 from cnnlab.numpy import gradcheck
 
+from .oracle import assert_close, bad_call, call, property_settings, randn, torch_oracle
+
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-# The fixture is stateless (it only picks a module), so reusing it across examples is safe.
-SETTINGS = settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-
-def assert_close(actual, expected, tol=1e-10):
-    """Relative error ||actual - expected|| / ||expected|| <= tol, same shape."""
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape
-    err = np.linalg.norm((actual - expected).ravel()) / max(np.linalg.norm(expected.ravel()), np.finfo(float).tiny)
-    assert err <= tol, f"relative error {err:.3g} > {tol}"
+SETTINGS = property_settings(max_examples=40)
 
 
 @st.composite
@@ -51,23 +43,18 @@ def resize_args(draw):
 @given(args=resize_args())
 def test_forward_matches_torch(backend, args):
     x, kwargs = args
-    (interpolate,) = backend.fns("interpolate")
-    out = backend.numpy(interpolate(backend.tensor(x), **kwargs))
+    out = call(backend, "interpolate", x, **kwargs)
     assert out.dtype == np.float64
-    assert_close(out, F.interpolate(torch.tensor(x), **kwargs).numpy())
+    assert_close(out, torch_oracle("interpolate", (x,), **kwargs))
 
 
 @SETTINGS
 @given(args=resize_args())
 def test_backward_matches_torch(backend, args):
     x, kwargs = args
-    (interpolate_backward,) = backend.fns("interpolate_backward")
-    xt = torch.tensor(x, requires_grad=True)
-    yt = F.interpolate(xt, **kwargs)
-    g = np.random.default_rng(1).standard_normal(tuple(yt.shape))
-    yt.backward(torch.tensor(g))
-    grad = backend.numpy(interpolate_backward(backend.tensor(g), backend.tensor(x), **kwargs))
-    assert_close(grad, xt.grad.numpy())
+    g = randn(1, *torch_oracle("interpolate", (x,), **kwargs).shape)
+    _, (expected_grad,) = torch_oracle("interpolate", (x,), g, **kwargs)
+    assert_close(call(backend, "interpolate_backward", g, x, **kwargs), expected_grad)
 
 
 @pytest.mark.parametrize("h, w, kwargs", [
@@ -82,25 +69,21 @@ def test_backward_matches_torch(backend, args):
     (6, 7, {"size": (2, 3), "mode": "bilinear"}),        # downsampling
 ])
 def test_torch_special_cases(backend, h, w, kwargs):
-    x = np.random.default_rng(3).standard_normal((1, 2, h, w))
-    (interpolate,) = backend.fns("interpolate")
-    expected = F.interpolate(torch.tensor(x), **kwargs).numpy()
-    assert_close(backend.numpy(interpolate(backend.tensor(x), **kwargs)), expected)
+    x = randn(3, 1, 2, h, w)
+    assert_close(call(backend, "interpolate", x, **kwargs), torch_oracle("interpolate", (x,), **kwargs))
 
 
 def test_slide_nearest_neighbour_doubles_every_pixel(backend):
-    (interpolate,) = backend.fns("interpolate")
     x = np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 1, 2, 2)
-    out = backend.numpy(interpolate(backend.tensor(x), scale_factor=2))
+    out = call(backend, "interpolate", x, scale_factor=2)
     np.testing.assert_array_equal(out[0, 0], [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]])
 
 
 @pytest.mark.parametrize("mode, align_corners", [("nearest", None), ("bilinear", False), ("bilinear", True)])
 def test_float32_stays_float32_and_matches_torch(backend, mode, align_corners):
-    x = np.random.default_rng(4).standard_normal((2, 3, 5, 6)).astype(np.float32)
-    (interpolate,) = backend.fns("interpolate")
+    x = randn(4, 2, 3, 5, 6, dtype=np.float32)
     kwargs = {"scale_factor": 1.7, "mode": mode, "align_corners": align_corners}
-    out = backend.numpy(interpolate(backend.tensor(x), **kwargs))
+    out = call(backend, "interpolate", x, **kwargs)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, F.interpolate(torch.tensor(x), **kwargs).numpy(), rtol=1e-5, atol=1e-5)
 
@@ -110,82 +93,44 @@ def test_float32_stays_float32_and_matches_torch(backend, mode, align_corners):
     {"scale_factor": 1.6, "mode": "bilinear", "align_corners": True}, {"size": (2, 2), "mode": "bilinear"},
 ])
 def test_backward_passes_gradcheck(kwargs):
-    x = np.random.default_rng(5).standard_normal((1, 2, 3, 4))
+    x = randn(5, 1, 2, 3, 4)
     assert gradcheck(cn.interpolate, [x], **kwargs)[0] < 1e-6
 
 
 # ---------------------------------------------------------------------------------------------
-# Bad input: one test per case, each error names the op and what was expected.
+# Bad input: each error names the op and what was expected
 # ---------------------------------------------------------------------------------------------
 
 X = np.zeros((1, 1, 4, 4))
 
-
-def test_size_and_scale_factor_both_given(backend):
-    (interpolate,) = backend.fns("interpolate")
-    with pytest.raises(ValueError, match="interpolate: give only one of size or scale_factor"):
-        interpolate(backend.tensor(X), size=8, scale_factor=2)
-
-
-def test_neither_size_nor_scale_factor(backend):
-    (interpolate,) = backend.fns("interpolate")
-    with pytest.raises(ValueError, match="interpolate: give one of size or scale_factor, got neither"):
-        interpolate(backend.tensor(X))
-
-
-def test_bad_mode(backend):
-    (interpolate,) = backend.fns("interpolate")
-    with pytest.raises(ValueError, match="interpolate: mode must be one of 'nearest', 'bilinear', got 'bicubic'"):
-        interpolate(backend.tensor(X), scale_factor=2, mode="bicubic")
-
-
-def test_align_corners_with_nearest(backend):
-    (interpolate,) = backend.fns("interpolate")
-    with pytest.raises(ValueError, match="interpolate: align_corners can only be set with mode='bilinear'"):
-        interpolate(backend.tensor(X), scale_factor=2, align_corners=False)
-
-
-def test_wrong_ndim(backend):
-    (interpolate,) = backend.fns("interpolate")
-    with pytest.raises(ValueError, match=r"interpolate: input must be 4-D \(N, C, H, W\), got 3-D with shape "
-                                         r"\(1, 4, 4\)"):
-        interpolate(backend.tensor(X[0]), scale_factor=2)
+BAD_INPUT = [
+    bad_call("size and scale_factor", "interpolate", X, size=8, scale_factor=2, error=ValueError,
+             match="interpolate: give only one of size or scale_factor"),
+    bad_call("neither size nor scale_factor", "interpolate", X, error=ValueError,
+             match="interpolate: give one of size or scale_factor, got neither"),
+    bad_call("mode", "interpolate", X, scale_factor=2, mode="bicubic", error=ValueError,
+             match="interpolate: mode must be one of 'nearest', 'bilinear', got 'bicubic'"),
+    bad_call("align_corners with nearest", "interpolate", X, scale_factor=2, align_corners=False, error=ValueError,
+             match="interpolate: align_corners can only be set with mode='bilinear'"),
+    bad_call("input 3-D", "interpolate", X[0], scale_factor=2, error=ValueError,
+             match=r"interpolate: input must be 4-D \(N, C, H, W\), got 3-D with shape \(1, 4, 4\)"),
+    bad_call("int input", "interpolate", X.astype(np.int64), scale_factor=2, error=TypeError,
+             match="interpolate: input must have a floating-point dtype.*int"),
+    *[bad_call(f"size={size!r}", "interpolate", X, size=size, error=ValueError,
+               match="interpolate: size must be a positive int or a pair") for size in [0, -2, (4,), (4, 4, 4), 2.5]],
+    *[bad_call(f"scale_factor={factor!r}", "interpolate", X, scale_factor=factor, error=ValueError,
+               match="interpolate: scale_factor must be a positive number or a pair")
+      for factor in [0, -1.5, (2, 2, 2), "2"]],
+    bad_call("empty output", "interpolate", X, scale_factor=0.2, error=ValueError,
+             match=r"interpolate: scale_factor 0.2 turns the input size \(4, 4\) into an empty"),
+    bad_call("recompute_scale_factor with size", "interpolate", X, size=8, recompute_scale_factor=True,
+             error=ValueError, match="interpolate: recompute_scale_factor is not meaningful with an explicit size"),
+    bad_call("backward grad_out shape", "interpolate_backward", X, X, scale_factor=2, error=ValueError,
+             match=r"interpolate_backward: grad_out must have shape \(1, 1, 8, 8\), got \(1, 1, 4, 4\)"),
+]
 
 
-def test_integer_input(backend):
-    (interpolate,) = backend.fns("interpolate")
-    with pytest.raises(TypeError, match="interpolate: input must have a floating-point dtype.*int"):
-        interpolate(backend.tensor(X.astype(np.int64)), scale_factor=2)
-
-
-@pytest.mark.parametrize("size", [0, -2, (4,), (4, 4, 4), 2.5])
-def test_bad_size(backend, size):
-    (interpolate,) = backend.fns("interpolate")
-    with pytest.raises(ValueError, match="interpolate: size must be a positive int or a pair"):
-        interpolate(backend.tensor(X), size=size)
-
-
-@pytest.mark.parametrize("scale_factor", [0, -1.5, (2, 2, 2), "2"])
-def test_bad_scale_factor(backend, scale_factor):
-    (interpolate,) = backend.fns("interpolate")
-    with pytest.raises(ValueError, match="interpolate: scale_factor must be a positive number or a pair"):
-        interpolate(backend.tensor(X), scale_factor=scale_factor)
-
-
-def test_scale_factor_giving_an_empty_output(backend):
-    (interpolate,) = backend.fns("interpolate")
-    with pytest.raises(ValueError, match=r"interpolate: scale_factor 0.2 turns the input size \(4, 4\) into an empty"):
-        interpolate(backend.tensor(X), scale_factor=0.2)
-
-
-def test_recompute_scale_factor_with_size(backend):
-    (interpolate,) = backend.fns("interpolate")
-    with pytest.raises(ValueError, match="interpolate: recompute_scale_factor is not meaningful with an explicit size"):
-        interpolate(backend.tensor(X), size=8, recompute_scale_factor=True)
-
-
-def test_backward_grad_out_of_the_wrong_shape(backend):
-    (interpolate_backward,) = backend.fns("interpolate_backward")
-    with pytest.raises(ValueError, match=r"interpolate_backward: grad_out must have shape \(1, 1, 8, 8\), "
-                                         r"got \(1, 1, 4, 4\)"):
-        interpolate_backward(backend.tensor(X), backend.tensor(X), scale_factor=2)
+@pytest.mark.parametrize("fn, args, kwargs, error, match", BAD_INPUT)
+def test_rejects_bad_input(backend, fn, args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        call(backend, fn, *args, **kwargs)
