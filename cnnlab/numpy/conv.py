@@ -19,62 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import (_is_int, check_float, check_ndim, check_same_dtype, check_shape, conv_padding, out_size,
-                         pair)
+# The input checks, shared with cnnlab.torch (cnnlab/_validate.py): check_conv2d and check_conv_transpose2d
+# validate every argument (clear errors: "conv2d: input has 3 channels but weight expects 4 ...") and return
+# the padding (top, bottom, left, right), stride, dilation and output size; check_grad_out checks a backward's
+# incoming gradient. Every function below starts with them.
+from .._validate import check_conv2d, check_conv_transpose2d, check_grad_out
 from .windows import col2im, pad2d, sliding_windows, unpad2d
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_naive", "conv_transpose2d", "conv_transpose2d_backward"]
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Input checks shared by the forward, the backward and the naive version.
-# ----------------------------------------------------------------------------------------------------------------
-
-def _check_weights(op, x, weight, bias, groups, layout):
-    """Types and ranks of input / weight / bias, and groups; ``layout`` describes the weight's axes."""
-    check_float(x, "input", op)
-    check_float(weight, "weight", op)
-    check_ndim(x, 4, "input", op, "(N, C_in, H, W)")
-    check_ndim(weight, 4, "weight", op, layout)
-    check_same_dtype(x, weight, ("input", "weight"), op)
-    if bias is not None:
-        check_float(bias, "bias", op)
-        check_same_dtype(x, bias, ("input", "bias"), op)
-    if not _is_int(groups) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
-    if min(weight.shape) < 1:
-        raise ValueError(f"{op}: weight must not have an empty axis, got shape {tuple(weight.shape)}")
-    if x.shape[1] % groups:
-        raise ValueError(f"{op}: groups={groups} does not divide the input's {x.shape[1]} channels")
-
-
-def _check_conv2d(op, x, weight, bias, stride, padding, dilation, groups):
-    """Validate conv2d's arguments; return (pads, stride, dilation, (OH, OW)), pads = (top, bottom, left, right)."""
-    _check_weights(op, x, weight, bias, groups, "(C_out, C_in / groups, KH, KW)")
-    C_out, C_per_group, KH, KW = weight.shape
-    if C_out % groups:
-        raise ValueError(f"{op}: groups={groups} does not divide the weight's {C_out} output channels "
-                         f"(weight shape {tuple(weight.shape)})")
-    if x.shape[1] != C_per_group * groups:
-        per_group = f" ({C_per_group} per group x {groups} groups)" if groups > 1 else ""
-        raise ValueError(f"{op}: input has {x.shape[1]} channels but weight expects {C_per_group * groups}"
-                         f"{per_group} (weight shape {tuple(weight.shape)})")
-    if bias is not None:
-        check_shape(bias, (C_out,), "bias", op)
-    stride = pair(stride, "stride", op)
-    dilation = pair(dilation, "dilation", op)
-    top, bottom, left, right = pads = conv_padding(padding, (KH, KW), stride, dilation, op)
-    H, W = x.shape[2:]
-    # out_size pads symmetrically; "same" may pad one more at the bottom / right, hence the shift.
-    OH = out_size(H + bottom - top, KH, stride[0], top, dilation[0], op)
-    OW = out_size(W + right - left, KW, stride[1], left, dilation[1], op)
-    return pads, stride, dilation, (OH, OW)
-
-
-def _check_grad_out(op, grad_out, x, shape):
-    check_float(grad_out, "grad_out", op)
-    check_same_dtype(x, grad_out, ("input", "grad_out"), op)
-    check_shape(grad_out, shape, "grad_out (the shape of the forward output)", op)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -94,8 +46,8 @@ def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
     Returns:
         out: (N, C_out, OH, OW), OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1 (likewise OW).
     """
-    pads, (SH, SW), (DH, DW), (OH, OW) = _check_conv2d("conv2d_naive", x, weight, bias, stride, padding, dilation,
-                                                       groups)
+    pads, (SH, SW), (DH, DW), (OH, OW) = check_conv2d("conv2d_naive", x, weight, bias, stride, padding, dilation,
+                                                      groups)
     N = x.shape[0]
     C_out, C_per_group, KH, KW = weight.shape
     out_per_group = C_out // groups
@@ -133,7 +85,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         out: (N, C_out, OH, OW), OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1 (likewise OW),
             ``out[n, o, i, j] = bias[o] + sum(window (i, j) of x[n, group of o] * weight[o])``.
     """
-    pads, stride, dilation, (OH, OW) = _check_conv2d("conv2d", x, weight, bias, stride, padding, dilation, groups)
+    pads, stride, dilation, (OH, OW) = check_conv2d("conv2d", x, weight, bias, stride, padding, dilation, groups)
     N, C_in = x.shape[:2]
     C_out, C_per_group, KH, KW = weight.shape
     G, K = groups, C_per_group * KH * KW  # K: numbers in one window of one group
@@ -164,11 +116,11 @@ def conv2d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dilatio
     convolution of grad_out with the same weight: ``conv_transpose2d`` is the gradient of ``conv2d``.)
     """
     op = "conv2d_backward"
-    pads, stride, dilation, (OH, OW) = _check_conv2d(op, x, weight, bias, stride, padding, dilation, groups)
+    pads, stride, dilation, (OH, OW) = check_conv2d(op, x, weight, bias, stride, padding, dilation, groups)
     N, C_in = x.shape[:2]
     C_out, C_per_group, KH, KW = weight.shape
     G, K = groups, C_per_group * KH * KW
-    _check_grad_out(op, grad_out, x, (N, C_out, OH, OW))
+    check_grad_out(op, grad_out, x, (N, C_out, OH, OW))
 
     xp = pad2d(x, pads)
     cols = sliding_windows(xp, (KH, KW), stride, dilation, (OH, OW)).reshape(N, G, K, OH * OW)  # as in forward
@@ -188,35 +140,6 @@ def conv2d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dilatio
 # conv_transpose2d (反卷积 / 转置卷积)
 # ----------------------------------------------------------------------------------------------------------------
 
-def _check_conv_transpose2d(op, x, weight, bias, stride, padding, output_padding, groups, dilation):
-    """Validate conv_transpose2d's arguments; return (pads, stride, dilation, (H_out, W_out))."""
-    _check_weights(op, x, weight, bias, groups, "(C_in, C_out / groups, KH, KW)")
-    C_in, C_out_per_group, KH, KW = weight.shape
-    if x.shape[1] != C_in:
-        raise ValueError(f"{op}: input has {x.shape[1]} channels but weight expects {C_in} "
-                         f"(weight shape {tuple(weight.shape)})")
-    if bias is not None:
-        check_shape(bias, (C_out_per_group * groups,), "bias", op)
-    stride = pair(stride, "stride", op)
-    dilation = pair(dilation, "dilation", op)
-    if isinstance(padding, str):
-        raise ValueError(f"{op}: padding must be an int >= 0 or a pair of them, got {padding!r} "
-                         "(torch has no 'same' / 'valid' for transposed convolutions)")
-    PH, PW = pair(padding, "padding", op, minimum=0)
-    output_padding = pair(output_padding, "output_padding", op, minimum=0)
-    for op_, s, d in zip(output_padding, stride, dilation):
-        if op_ >= s and op_ >= d:
-            raise ValueError(f"{op}: output_padding must be smaller than either stride or dilation, got "
-                             f"output_padding {output_padding}, stride {stride}, dilation {dilation}")
-    H, W = x.shape[2:]
-    H_out = (H - 1) * stride[0] - 2 * PH + dilation[0] * (KH - 1) + output_padding[0] + 1
-    W_out = (W - 1) * stride[1] - 2 * PW + dilation[1] * (KW - 1) + output_padding[1] + 1
-    if H_out < 1 or W_out < 1:
-        raise ValueError(f"{op}: output size ({H_out}, {W_out}) is too small: padding {(PH, PW)} cuts away more "
-                         f"than the ({H_out + 2 * PH}, {W_out + 2 * PW}) pixels the kernel stamps cover")
-    return (PH, PH, PW, PW), stride, dilation, (H_out, W_out)
-
-
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """Transposed convolution (反卷积): every input pixel stamps a copy of the kernel, scaled by its value.
 
@@ -235,7 +158,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     Returns:
         out: (N, C_out, H_out, W_out), H_out = (H - 1) * SH - 2 * PH + DH * (KH - 1) + OPH + 1 (likewise W_out).
     """
-    pads, stride, dilation, (H_out, W_out) = _check_conv_transpose2d(
+    pads, stride, dilation, (H_out, W_out) = check_conv_transpose2d(
         "conv_transpose2d", x, weight, bias, stride, padding, output_padding, groups, dilation)
     N, C_in, H, W = x.shape
     _, C_out_per_group, KH, KW = weight.shape
@@ -268,12 +191,12 @@ def conv_transpose2d_backward(grad_out, x, weight, bias=None, stride=1, padding=
     grad_x = w @ grad_cols (a plain convolution of grad_out), grad_w = x @ grad_cols^T (summed over the batch).
     """
     op = "conv_transpose2d_backward"
-    pads, stride, dilation, (H_out, W_out) = _check_conv_transpose2d(
+    pads, stride, dilation, (H_out, W_out) = check_conv_transpose2d(
         op, x, weight, bias, stride, padding, output_padding, groups, dilation)
     N, C_in, H, W = x.shape
     _, C_out_per_group, KH, KW = weight.shape
     G, K = groups, C_out_per_group * KH * KW
-    _check_grad_out(op, grad_out, x, (N, G * C_out_per_group, H_out, W_out))
+    check_grad_out(op, grad_out, x, (N, G * C_out_per_group, H_out, W_out))
 
     gp = pad2d(grad_out, pads)
     grad_cols = sliding_windows(gp, (KH, KW), stride, dilation, (H, W)).reshape(N, G, K, H * W)  # im2col

@@ -11,11 +11,12 @@ inputs: a tuple for ``linear`` (x, weight, bias), a single array for ``flatten``
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
-from .._validate import _is_int, check_float, check_ndim, check_same_dtype, check_shape
+# The input checks, shared with cnnlab.torch (cnnlab/_validate.py): check_linear (shapes and dtypes of input,
+# weight and bias), flatten_dims (start_dim / end_dim as axes, as torch checks them), check_dropout_p (p in [0, 1]).
+from .._validate import check_dropout_p, check_float, check_linear, check_shape, flatten_dims
 
 __all__ = ["linear", "linear_backward", "flatten", "flatten_backward", "dropout_mask", "dropout",
            "dropout_backward"]
@@ -24,22 +25,6 @@ __all__ = ["linear", "linear_backward", "flatten", "flatten_backward", "dropout_
 # ---------------------------------------------------------------------------------------------
 # Linear: y = x W^T + b
 # ---------------------------------------------------------------------------------------------
-
-def _check_linear(x, weight, bias, op):
-    check_float(x, "input", op)
-    check_float(weight, "weight", op)
-    check_ndim(weight, 2, "weight", op, "(out_features, in_features)")
-    check_same_dtype(x, weight, ("input", "weight"), op)
-    if x.ndim < 1:
-        raise ValueError(f"{op}: input must have at least 1 dimension (*, in_features), got a 0-D array")
-    if x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"{op}: input has {x.shape[-1]} features but weight expects {weight.shape[1]} "
-                         f"(weight shape {tuple(weight.shape)})")
-    if bias is not None:
-        check_float(bias, "bias", op)
-        check_same_dtype(x, bias, ("input", "bias"), op)
-        check_shape(bias, (weight.shape[0],), "bias", op)
-
 
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     """Fully connected layer: every output is a weighted sum of *all* the inputs, plus a bias.
@@ -52,7 +37,7 @@ def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) ->
     Returns:
         y: shape (*, out_features), ``y = x @ weight.T + bias``.
     """
-    _check_linear(x, weight, bias, "linear")
+    check_linear(x, weight, bias, "linear")
     y = x @ weight.T
     return y if bias is None else y + bias
 
@@ -69,7 +54,7 @@ def linear_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, bia
         (``grad_bias`` is None when bias is None).
     """
     op = "linear_backward"
-    _check_linear(x, weight, bias, op)
+    check_linear(x, weight, bias, op)
     check_float(grad_out, "grad_out", op)
     check_shape(grad_out, x.shape[:-1] + (weight.shape[0],), "grad_out", op)
     # Each weight meets every row of x, so its gradient sums over all of them (the leading axes).
@@ -85,20 +70,6 @@ def linear_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, bia
 # Flatten: (N, C, H, W) -> (N, C*H*W)
 # ---------------------------------------------------------------------------------------------
 
-def _dims(x, start_dim, end_dim, op):
-    """``start_dim`` and ``end_dim`` as non-negative axes, checked as torch checks them."""
-    nd = max(x.ndim, 1)  # torch treats a 0-D tensor as 1-D here
-    dims = []
-    for name, d in (("start_dim", start_dim), ("end_dim", end_dim)):
-        if not _is_int(d) or not -nd <= d < nd:
-            raise ValueError(f"{op}: {name} must be an int in [{-nd}, {nd - 1}] for a {x.ndim}-D input, got {d!r}")
-        dims.append(d % nd)
-    if dims[0] > dims[1]:
-        raise ValueError(f"{op}: start_dim ({start_dim}) must not come after end_dim ({end_dim}) "
-                         f"for a {x.ndim}-D input")
-    return dims
-
-
 def flatten(x: np.ndarray, start_dim: int = 1, end_dim: int = -1) -> np.ndarray:
     """Merge the axes ``start_dim .. end_dim`` (inclusive) into one, as ``torch.flatten`` / ``nn.Flatten``.
 
@@ -113,7 +84,7 @@ def flatten(x: np.ndarray, start_dim: int = 1, end_dim: int = -1) -> np.ndarray:
     Returns:
         y: shape (d0, ..., d_{start-1}, d_start * ... * d_end, d_{end+1}, ...), a view of x when possible.
     """
-    start, end = _dims(x, start_dim, end_dim, "flatten")
+    start, end = flatten_dims(x, start_dim, end_dim, "flatten")
     shape = x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:]
     return x.reshape(shape)
 
@@ -121,7 +92,7 @@ def flatten(x: np.ndarray, start_dim: int = 1, end_dim: int = -1) -> np.ndarray:
 def flatten_backward(grad_out: np.ndarray, x: np.ndarray, start_dim: int = 1, end_dim: int = -1) -> np.ndarray:
     """Gradient of ``flatten``: the same numbers, reshaped back to x's shape. Returns ``grad_x``."""
     op = "flatten_backward"
-    start, end = _dims(x, start_dim, end_dim, op)
+    start, end = flatten_dims(x, start_dim, end_dim, op)
     check_shape(grad_out, x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:],
                 "grad_out", op)
     return grad_out.reshape(x.shape)
@@ -130,11 +101,6 @@ def flatten_backward(grad_out: np.ndarray, x: np.ndarray, start_dim: int = 1, en
 # ---------------------------------------------------------------------------------------------
 # Dropout (inverted): y = x * mask / (1 - p), mask = 1 with probability 1 - p
 # ---------------------------------------------------------------------------------------------
-
-def _check_p(p, op):
-    if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0 <= p <= 1:
-        raise ValueError(f"{op}: p (the probability of dropping a unit) must be a number in [0, 1], got {p!r}")
-
 
 def dropout_mask(shape, p: float = 0.5, rng=None) -> np.ndarray:
     """Draw a dropout mask: a bool array, True for the units that are *kept* (each with probability 1 - p).
@@ -147,7 +113,7 @@ def dropout_mask(shape, p: float = 0.5, rng=None) -> np.ndarray:
     Returns:
         mask: bool array of the given shape. The same int seed always gives the same mask.
     """
-    _check_p(p, "dropout_mask")
+    check_dropout_p(p, "dropout_mask")
     rng = np.random.default_rng(rng)  # a Generator passes through unchanged
     return rng.random(shape) >= p     # uniform in [0, 1): below p (probability p) means dropped
 
@@ -180,7 +146,7 @@ def dropout(x: np.ndarray, p: float = 0.5, training: bool = True, rng=None,
         y: same shape and dtype as x: ``x / (1 - p)`` where kept, 0 where dropped.
     """
     op = "dropout"
-    _check_p(p, op)
+    check_dropout_p(p, op)
     check_float(x, "input", op)
     if mask is not None and rng is not None:
         raise ValueError(f"{op}: give rng or mask, not both (the mask already decides which units are dropped)")
@@ -213,7 +179,7 @@ def dropout_backward(grad_out: np.ndarray, x: np.ndarray, p: float = 0.5, traini
         grad_x: shape (*).
     """
     op = "dropout_backward"
-    _check_p(p, op)
+    check_dropout_p(p, op)
     check_float(x, "input", op)
     check_float(grad_out, "grad_out", op)
     check_shape(grad_out, x.shape, "grad_out", op)

@@ -13,28 +13,17 @@ the two-input losses, with ``None`` for an integer ``target`` that has no gradie
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from .._validate import _is_int, check_float, check_int, check_same_dtype, check_shape
+# The input checks, shared with cnnlab.torch (cnnlab/_validate.py): check_dim (dim is an axis of x),
+# check_grad_like (grad_out has x's shape), check_cross_entropy (logits (N, C, ...) and classes in [0, C)),
+# check_mse (input and target alike), penalty_params (params as a list of float arrays, lam >= 0).
+from .._validate import check_cross_entropy, check_dim, check_float, check_grad_like, check_mse, penalty_params
 from .activations import _exp_nonpositive
 
 __all__ = ["softmax", "softmax_backward", "log_softmax", "log_softmax_backward", "cross_entropy",
            "cross_entropy_backward", "mse_loss", "mse_loss_backward", "l1_penalty", "l1_penalty_grad",
            "l1_penalty_backward", "l2_penalty", "l2_penalty_grad", "l2_penalty_backward"]
-
-
-def _check_dim(x, dim, op) -> int:
-    """``dim`` as a non-negative axis of x; clear error when it is not an axis of x."""
-    if not _is_int(dim) or not -x.ndim <= dim < x.ndim:
-        raise ValueError(f"{op}: dim must be an int in [{-x.ndim}, {x.ndim - 1}] for a {x.ndim}-D input, got {dim!r}")
-    return dim % x.ndim
-
-
-def _check_grad(grad_out, x, op):
-    check_float(grad_out, "grad_out", op)
-    check_shape(grad_out, x.shape, "grad_out", op)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -49,7 +38,7 @@ def softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
     """
     op = "softmax"
     check_float(x, "input", op)
-    dim = _check_dim(x, dim, op)
+    dim = check_dim(x, dim, op)
     e = _exp_nonpositive(x - x.max(axis=dim, keepdims=True))
     return e / e.sum(axis=dim, keepdims=True)
 
@@ -58,8 +47,8 @@ def softmax_backward(grad_out: np.ndarray, x: np.ndarray, dim: int = -1) -> np.n
     """Gradient of ``softmax``. With s = softmax(x) and g = grad_out, along ``dim``:
     ``grad_x = s * (g - sum(g * s))`` (the Jacobian diag(s) - s s^T applied to g). Shapes ``(*), (*) -> (*)``."""
     op = "softmax_backward"
-    _check_grad(grad_out, x, op)
-    dim = _check_dim(x, dim, op)
+    check_grad_like(grad_out, x, op)
+    dim = check_dim(x, dim, op)
     s = softmax(x, dim)
     return s * (grad_out - (grad_out * s).sum(axis=dim, keepdims=True))
 
@@ -69,7 +58,7 @@ def log_softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
     even where softmax rounds to 0. Shape ``(*) -> (*)``."""
     op = "log_softmax"
     check_float(x, "input", op)
-    dim = _check_dim(x, dim, op)
+    dim = check_dim(x, dim, op)
     shifted = x - x.max(axis=dim, keepdims=True)
     return shifted - np.log(_exp_nonpositive(shifted).sum(axis=dim, keepdims=True))
 
@@ -77,31 +66,14 @@ def log_softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
 def log_softmax_backward(grad_out: np.ndarray, x: np.ndarray, dim: int = -1) -> np.ndarray:
     """Gradient of ``log_softmax``: ``grad_x = g - softmax(x) * sum(g)`` along ``dim``. Shapes ``(*), (*) -> (*)``."""
     op = "log_softmax_backward"
-    _check_grad(grad_out, x, op)
-    dim = _check_dim(x, dim, op)
+    check_grad_like(grad_out, x, op)
+    dim = check_dim(x, dim, op)
     return grad_out - softmax(x, dim) * grad_out.sum(axis=dim, keepdims=True)
 
 
 # ---------------------------------------------------------------------------------------------
 # Cross entropy: -mean(log softmax(logits)[target])
 # ---------------------------------------------------------------------------------------------
-
-def _check_cross_entropy(logits, target, op):
-    check_float(logits, "logits", op)
-    if logits.ndim < 2:
-        raise ValueError(f"{op}: logits must be (N, C) or (N, C, d1, ...), got {logits.ndim}-D with shape "
-                         f"{tuple(logits.shape)}")
-    if getattr(target, "dtype", None) is not None and getattr(target.dtype, "kind", "") == "f":
-        raise TypeError(f"{op}: target must hold integer class indices in [0, C), got dtype {target.dtype} "
-                        f"(class probabilities as targets are not supported)")
-    check_int(target, "target", op)
-    check_shape(target, logits.shape[:1] + logits.shape[2:], "target", op)
-    n_classes = logits.shape[1]
-    bad = target[(target < 0) | (target >= n_classes)]
-    if bad.size:
-        raise ValueError(f"{op}: target contains class {bad.flat[0]}, but logits have {n_classes} classes "
-                         f"(valid targets are 0..{n_classes - 1})")
-
 
 def cross_entropy(logits: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Cross-entropy loss of class scores against true classes, mean over all samples (as torch's default).
@@ -116,7 +88,7 @@ def cross_entropy(logits: np.ndarray, target: np.ndarray) -> np.ndarray:
     Returns:
         loss: a scalar of logits' dtype.
     """
-    _check_cross_entropy(logits, target, "cross_entropy")
+    check_cross_entropy(logits, target, "cross_entropy")
     log_p = log_softmax(logits, dim=1)
     # Pick, for every sample (and pixel), the log-probability of its true class.
     picked = np.take_along_axis(log_p, np.expand_dims(target, 1), axis=1)
@@ -135,7 +107,7 @@ def cross_entropy_backward(grad_out, logits: np.ndarray, target: np.ndarray):
         ``(grad_logits, None)``: grad_logits has logits' shape; target gets no gradient.
     """
     op = "cross_entropy_backward"
-    _check_cross_entropy(logits, target, op)
+    check_cross_entropy(logits, target, op)
     if np.ndim(grad_out) != 0:
         raise ValueError(f"{op}: grad_out must be a scalar (the loss is a mean), got shape {np.shape(grad_out)}")
     n_classes = logits.shape[1]
@@ -150,14 +122,6 @@ def cross_entropy_backward(grad_out, logits: np.ndarray, target: np.ndarray):
 # Mean squared error: mean((input - target)^2)
 # ---------------------------------------------------------------------------------------------
 
-def _check_mse(input, target, op):
-    check_float(input, "input", op)
-    check_float(target, "target", op)
-    check_same_dtype(input, target, ("input", "target"), op)
-    # torch would broadcast (with a warning); a shape mismatch is almost always a bug, so refuse it.
-    check_shape(target, input.shape, "target", op)
-
-
 def mse_loss(input: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Mean squared error ``mean((input - target)^2)`` over all elements (torch's default reduction).
 
@@ -168,7 +132,7 @@ def mse_loss(input: np.ndarray, target: np.ndarray) -> np.ndarray:
     Returns:
         loss: a scalar of input's dtype.
     """
-    _check_mse(input, target, "mse_loss")
+    check_mse(input, target, "mse_loss")
     diff = input - target
     return (diff * diff).mean()
 
@@ -180,7 +144,7 @@ def mse_loss_backward(grad_out, input: np.ndarray, target: np.ndarray):
         ``(grad_input, grad_target)``, both of shape (*); ``grad_target = -grad_input``.
     """
     op = "mse_loss_backward"
-    _check_mse(input, target, op)
+    check_mse(input, target, op)
     if np.ndim(grad_out) != 0:
         raise ValueError(f"{op}: grad_out must be a scalar (the loss is a mean), got shape {np.shape(grad_out)}")
     grad = (2 * (input - target) * (grad_out / input.size)).astype(input.dtype, copy=False)
@@ -190,17 +154,6 @@ def mse_loss_backward(grad_out, input: np.ndarray, target: np.ndarray):
 # ---------------------------------------------------------------------------------------------
 # Weight penalties: L1 = lam * sum |w|,  L2 = lam / 2 * sum w^2
 # ---------------------------------------------------------------------------------------------
-
-def _params(params, lam, op) -> list:
-    """``params`` as a list of float arrays (one array is a list of one); check ``lam >= 0``."""
-    if not isinstance(lam, numbers.Real) or isinstance(lam, bool) or lam < 0:
-        raise ValueError(f"{op}: lam (the penalty's strength) must be a number >= 0, got {lam!r}")
-    many = isinstance(params, (list, tuple))
-    arrays = list(params) if many else [params]
-    for i, w in enumerate(arrays):
-        check_float(w, f"params[{i}]" if many else "params", op)
-    return arrays
-
 
 def _like(params, grads: list):
     """The gradients in the structure of params: a list for a list (or tuple), an array for an array."""
@@ -218,18 +171,18 @@ def l1_penalty(params, lam: float):
     Returns:
         a scalar.
     """
-    return lam * sum(np.abs(w).sum() for w in _params(params, lam, "l1_penalty"))
+    return lam * sum(np.abs(w).sum() for w in penalty_params(params, lam, "l1_penalty"))
 
 
 def l1_penalty_grad(params, lam: float):
     """Gradient of ``l1_penalty``: ``lam * sign(w)`` for each w (0 at w = 0, as torch's ``abs``).
     Returns an array for an array, a list of arrays for a list."""
-    return _like(params, [lam * np.sign(w) for w in _params(params, lam, "l1_penalty_grad")])
+    return _like(params, [lam * np.sign(w) for w in penalty_params(params, lam, "l1_penalty_grad")])
 
 
 def l1_penalty_backward(grad_out, params, lam: float):
     """Backward of ``l1_penalty``: ``grad_out * lam * sign(w)`` for each w, in the structure of params."""
-    return _like(params, [grad_out * lam * np.sign(w) for w in _params(params, lam, "l1_penalty_backward")])
+    return _like(params, [grad_out * lam * np.sign(w) for w in penalty_params(params, lam, "l1_penalty_backward")])
 
 
 def l2_penalty(params, lam: float):
@@ -247,14 +200,14 @@ def l2_penalty(params, lam: float):
     Returns:
         a scalar.
     """
-    return lam / 2 * sum((w * w).sum() for w in _params(params, lam, "l2_penalty"))
+    return lam / 2 * sum((w * w).sum() for w in penalty_params(params, lam, "l2_penalty"))
 
 
 def l2_penalty_grad(params, lam: float):
     """Gradient of ``l2_penalty``: ``lam * w`` for each w. Returns an array for an array, a list for a list."""
-    return _like(params, [lam * w for w in _params(params, lam, "l2_penalty_grad")])
+    return _like(params, [lam * w for w in penalty_params(params, lam, "l2_penalty_grad")])
 
 
 def l2_penalty_backward(grad_out, params, lam: float):
     """Backward of ``l2_penalty``: ``grad_out * lam * w`` for each w, in the structure of params."""
-    return _like(params, [grad_out * lam * w for w in _params(params, lam, "l2_penalty_backward")])
+    return _like(params, [grad_out * lam * w for w in penalty_params(params, lam, "l2_penalty_backward")])

@@ -16,41 +16,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import (_is_int, check_float, check_int, check_ndim, check_pool_padding, check_same_dtype,
-                         check_shape, out_size, pair, unpool_output_size)
+# The input checks, shared with cnnlab.torch: pool_geometry (cnnlab/_geometry.py) validates a pooling's
+# arguments and returns its windows: kernel, stride, dilation, padding, the padding actually added (ceil_mode
+# may need more at the bottom / right) and the output size; check_avg and check_unpool (cnnlab/_validate.py)
+# check the other arguments; check_grad_out checks a backward's incoming gradient.
+from .._geometry import pool_geometry
+from .._validate import check_avg, check_grad_out, check_unpool
 from .windows import col2im, pad2d, sliding_windows, unpad2d
 
 __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
            "max_unpool2d", "max_unpool2d_backward"]
-
-
-def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
-    """Validate a pooling's arguments; return (kernel, stride, dilation, padding, pads, (OH, OW)).
-
-    ``pads`` = (top, bottom, left, right) is ``padding`` plus, with ``ceil_mode``, the rows and
-    columns the last window hangs over the bottom / right border.
-    """
-    check_float(x, "input", op)
-    check_ndim(x, 4, "input", op, "(N, C, H, W)")
-    kernel = pair(kernel_size, "kernel_size", op)
-    stride = kernel if stride is None else pair(stride, "stride", op)  # torch: the stride defaults to the kernel
-    padding = pair(padding, "padding", op, minimum=0)
-    dilation = pair(dilation, "dilation", op)
-    check_pool_padding(padding, kernel, dilation, op)
-    H, W = x.shape[2:]
-    OH = out_size(H, kernel[0], stride[0], padding[0], dilation[0], op, ceil_mode)
-    OW = out_size(W, kernel[1], stride[1], padding[1], dilation[1], op, ceil_mode)
-    # ceil_mode: the last window may reach past the padded input; pad those rows / columns too.
-    over_h = max(0, (OH - 1) * stride[0] + dilation[0] * (kernel[0] - 1) + 1 - (H + 2 * padding[0]))
-    over_w = max(0, (OW - 1) * stride[1] + dilation[1] * (kernel[1] - 1) + 1 - (W + 2 * padding[1]))
-    pads = (padding[0], padding[0] + over_h, padding[1], padding[1] + over_w)
-    return kernel, stride, dilation, padding, pads, (OH, OW)
-
-
-def _check_grad_out(op, grad_out, x, shape):
-    check_float(grad_out, "grad_out", op)
-    check_same_dtype(x, grad_out, ("input", "grad_out"), op)
-    check_shape(grad_out, shape, "grad_out (the shape of the forward output)", op)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -65,9 +40,9 @@ def _window_argmax(op, x, kernel_size, stride, padding, dilation, ceil_mode):
         i, j: (N, C, OH, OW) int, the row and column of each maximum inside its window
             (the first one when several elements tie, as in torch).
         h, w: (N, C, OH, OW) int, its row and column in the input: h = oh * SH - PH + i * DH.
-        geometry: (kernel, stride, dilation, padding, pads, (OH, OW)) from ``_pool_geometry``.
+        geometry: (kernel, stride, dilation, padding, pads, (OH, OW)) from ``pool_geometry``.
     """
-    geometry = kernel, stride, dilation, padding, pads, (OH, OW) = _pool_geometry(
+    geometry = kernel, stride, dilation, padding, pads, (OH, OW) = pool_geometry(
         op, x, kernel_size, stride, padding, dilation, ceil_mode)
     N, C, H, W = x.shape
     (KH, KW), (SH, SW), (DH, DW), (PH, PW) = kernel, stride, dilation, padding
@@ -130,7 +105,7 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilati
         op, x, kernel_size, stride, padding, dilation, ceil_mode)
     N, C, H, W = x.shape
     KH, KW = kernel
-    _check_grad_out(op, grad_out, x, (N, C, OH, OW))
+    check_grad_out(op, grad_out, x, (N, C, OH, OW))
     is_max = (i * KW + j)[:, :, None] == np.arange(KH * KW)[:, None, None]  # (N, C, KH*KW, OH, OW) one-hot
     cols = (is_max * grad_out[:, :, None]).reshape(N, C, KH, KW, OH, OW)
     grad_xp = col2im(cols, (pads[0] + H + pads[1], pads[2] + W + pads[3]), stride, dilation)
@@ -159,11 +134,6 @@ def _avg_divisor(in_hw, kernel, stride, padding, out_hw, count_include_pad, divi
     return np.multiply.outer(sizes[0], sizes[1]).astype(dtype)
 
 
-def _check_avg(op, count_include_pad, divisor_override):
-    if divisor_override is not None and (not _is_int(divisor_override) or divisor_override < 1):
-        raise ValueError(f"{op}: divisor_override must be None or a positive int, got {divisor_override!r}")
-
-
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """Average pooling: the mean of every window.
@@ -179,8 +149,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
         out: (N, C, OH, OW), OH = (H + 2 * PH - KH) // SH + 1 (rounded up with ceil_mode).
     """
     op = "avg_pool2d"
-    _check_avg(op, count_include_pad, divisor_override)
-    kernel, stride, _, padding, pads, out_hw = _pool_geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
+    check_avg(op, count_include_pad, divisor_override)
+    kernel, stride, _, padding, pads, out_hw = pool_geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
     xp = pad2d(x, pads)
     windows = sliding_windows(xp, kernel, stride, (1, 1), out_hw)  # (N, C, KH, KW, OH, OW)
     divisor = _avg_divisor(x.shape[2:], kernel, stride, padding, out_hw, count_include_pad, divisor_override,
@@ -200,10 +170,10 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_m
         grad_x: (N, C, H, W) (one input, so one array, not a tuple); overlapping windows add up.
     """
     op = "avg_pool2d_backward"
-    _check_avg(op, count_include_pad, divisor_override)
-    kernel, stride, _, padding, pads, (OH, OW) = _pool_geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
+    check_avg(op, count_include_pad, divisor_override)
+    kernel, stride, _, padding, pads, (OH, OW) = pool_geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
     N, C, H, W = x.shape
-    _check_grad_out(op, grad_out, x, (N, C, OH, OW))
+    check_grad_out(op, grad_out, x, (N, C, OH, OW))
     divisor = _avg_divisor((H, W), kernel, stride, padding, (OH, OW), count_include_pad, divisor_override, x.dtype)
     share = grad_out / divisor  # (N, C, OH, OW): what each element of a window gets
     cols = np.broadcast_to(share[:, :, None, None], (N, C, *kernel, OH, OW))  # the same share for all KH * KW
@@ -214,22 +184,6 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_m
 # ----------------------------------------------------------------------------------------------------------------
 # max unpooling (反池化)
 # ----------------------------------------------------------------------------------------------------------------
-
-def _check_unpool(op, x, indices, kernel_size, stride, padding, output_size):
-    """Validate max_unpool2d's arguments; return the output size (H_out, W_out)."""
-    check_float(x, "input", op)
-    check_ndim(x, 4, "input", op, "(N, C, H, W)")
-    check_int(indices, "indices", op)
-    check_shape(indices, x.shape, "indices (the shape of the input)", op)
-    kernel = pair(kernel_size, "kernel_size", op)
-    stride = kernel if stride is None else pair(stride, "stride", op)
-    padding = pair(padding, "padding", op, minimum=0)
-    H_out, W_out = unpool_output_size(x.shape[2:], kernel, stride, padding, output_size, op)
-    if all(indices.shape) and (indices.min() < 0 or indices.max() >= H_out * W_out):
-        raise ValueError(f"{op}: indices must lie in [0, {H_out * W_out}) for an output of size {(H_out, W_out)}, "
-                         f"got values from {int(indices.min())} to {int(indices.max())}")
-    return H_out, W_out
-
 
 def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
     """Max unpooling: every value goes back to where ``max_pool2d`` found it; everything else is 0.
@@ -245,7 +199,7 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     Returns:
         out: (N, C, H_out, W_out)
     """
-    H_out, W_out = _check_unpool("max_unpool2d", x, indices, kernel_size, stride, padding, output_size)
+    H_out, W_out = check_unpool("max_unpool2d", x, indices, kernel_size, stride, padding, output_size)
     N, C = x.shape[:2]
     out = np.zeros((N, C, H_out * W_out), dtype=x.dtype)
     np.put_along_axis(out, indices.reshape(N, C, -1), x.reshape(N, C, -1), axis=2)
@@ -263,8 +217,8 @@ def max_unpool2d_backward(grad_out, x, indices, kernel_size, stride=None, paddin
         (grad_x, None): (N, C, H, W), and None for ``indices`` (integers have no gradient).
     """
     op = "max_unpool2d_backward"
-    H_out, W_out = _check_unpool(op, x, indices, kernel_size, stride, padding, output_size)
+    H_out, W_out = check_unpool(op, x, indices, kernel_size, stride, padding, output_size)
     N, C = x.shape[:2]
-    _check_grad_out(op, grad_out, x, (N, C, H_out, W_out))
+    check_grad_out(op, grad_out, x, (N, C, H_out, W_out))
     grad_x = np.take_along_axis(grad_out.reshape(N, C, -1), indices.reshape(N, C, -1), axis=2)
     return grad_x.reshape(x.shape), None

@@ -20,59 +20,14 @@ special cases, so the results agree with torch to the last bit of float64 roundi
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 
-from .._validate import _is_int, check_float, check_ndim, check_shape
+# The input checks, shared with cnnlab.torch: resize_plan (cnnlab/_geometry.py) checks the arguments as torch
+# does and returns the output size (OH, OW), the scales to use in the index formula, and align_corners.
+from .._geometry import resize_plan
+from .._validate import check_float, check_shape
 
 __all__ = ["interpolate", "interpolate_backward"]
-
-_MODES = ("nearest", "bilinear")
-
-
-def _resize_plan(x, size, scale_factor, mode, align_corners, recompute_scale_factor, op):
-    """Check the arguments as torch does; return ``(out_size, scales, align_corners)``.
-
-    ``out_size`` is ``(OH, OW)``; ``scales`` is ``(sh, sw)`` when the user's scale factors are
-    to be used in the index formula, else ``None`` (then the scale is in_size / out_size).
-    """
-    if mode not in _MODES:
-        raise ValueError(f"{op}: mode must be one of {', '.join(repr(m) for m in _MODES)}, got {mode!r}")
-    if mode == "nearest" and align_corners is not None:
-        raise ValueError(f"{op}: align_corners can only be set with mode='bilinear', not with mode='nearest' "
-                         f"(got align_corners={align_corners!r}; leave it None)")
-    check_float(x, "input", op)
-    check_ndim(x, 4, "input", op, "(N, C, H, W)")
-    if size is not None and scale_factor is not None:
-        raise ValueError(f"{op}: give only one of size or scale_factor, got size={size!r} and "
-                         f"scale_factor={scale_factor!r}")
-    if size is None and scale_factor is None:
-        raise ValueError(f"{op}: give one of size or scale_factor, got neither")
-    in_size = tuple(x.shape[2:])
-
-    if size is not None:
-        if recompute_scale_factor:
-            raise ValueError(f"{op}: recompute_scale_factor is not meaningful with an explicit size")
-        items = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
-        if len(items) != 2 or not all(_is_int(s) and s >= 1 for s in items):
-            raise ValueError(f"{op}: size must be a positive int or a pair (OH, OW) of them, got {size!r}")
-        return (int(items[0]), int(items[1])), None, bool(align_corners)
-
-    items = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
-    if len(items) != 2 or not all(isinstance(s, numbers.Real) and not isinstance(s, bool) and s > 0
-                                  for s in items):
-        raise ValueError(f"{op}: scale_factor must be a positive number or a pair of them, got {scale_factor!r}")
-    scales = tuple(float(s) for s in items)
-    # The output size is the input size times the scale, rounded down (as torch).
-    out = tuple(math.floor(n * s) for n, s in zip(in_size, scales))
-    if min(out) < 1:
-        raise ValueError(f"{op}: scale_factor {scale_factor!r} turns the input size {in_size} into an empty "
-                         f"output {out}")
-    # torch uses the user's scale in the index formula, unless asked to recompute it from the sizes.
-    return out, (None if recompute_scale_factor else scales), bool(align_corners)
-
 
 def _nearest_matrix(n_in: int, n_out: int, scale: float | None) -> np.ndarray:
     """(n_out, n_in) 0/1 matrix of nearest-neighbour resizing along one axis.
@@ -129,7 +84,7 @@ def _bilinear_matrix(n_in: int, n_out: int, scale: float | None, align_corners: 
 
 def _matrices(x, size, scale_factor, mode, align_corners, recompute_scale_factor, op):
     """The two per-axis matrices ``(A_h, A_w)`` of the resize, in x's dtype."""
-    out, scales, align_corners = _resize_plan(x, size, scale_factor, mode, align_corners, recompute_scale_factor, op)
+    out, scales, align_corners = resize_plan(x, size, scale_factor, mode, align_corners, recompute_scale_factor, op)
     scales = scales or (None, None)
     dtype = x.dtype.type
     mats = []

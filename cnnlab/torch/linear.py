@@ -18,8 +18,7 @@ import math
 import numpy as np
 import torch
 
-from .._validate import check_float, check_shape
-from ..numpy.linear import _check_linear, _check_p, _dims
+from .._validate import check_dropout_p, check_float, check_linear, check_shape, flatten_dims
 from ._device import check_tensors
 
 __all__ = ["linear", "linear_backward", "flatten", "flatten_backward", "dropout_mask", "dropout",
@@ -42,7 +41,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
         y: shape (*, out_features), ``y = x @ weight.T + bias``.
     """
     check_tensors("linear", (x, "input"), (weight, "weight"), (bias, "bias"))
-    _check_linear(x, weight, bias, "linear")
+    check_linear(x, weight, bias, "linear")
     return _Linear.apply(x, weight, bias)
 
 
@@ -65,7 +64,7 @@ def linear_backward(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tenso
     """
     op = "linear_backward"
     check_tensors(op, (x, "input"), (weight, "weight"), (bias, "bias"), (grad_out, "grad_out"))
-    _check_linear(x, weight, bias, op)
+    check_linear(x, weight, bias, op)
     check_float(grad_out, "grad_out", op)
     check_shape(grad_out, tuple(x.shape[:-1]) + (weight.shape[0],), "grad_out", op)
     return _linear_backward(grad_out, x, weight, bias)
@@ -118,7 +117,7 @@ def flatten(x: torch.Tensor, start_dim: int = 1, end_dim: int = -1) -> torch.Ten
         y: shape (d0, ..., d_{start-1}, d_start * ... * d_end, d_{end+1}, ...), a view of x when possible.
     """
     check_tensors("flatten", (x, "input"))
-    start, end = _dims(x, start_dim, end_dim, "flatten")
+    start, end = flatten_dims(x, start_dim, end_dim, "flatten")
     return _Flatten.apply(x, _flat_shape(x, start, end))
 
 
@@ -126,7 +125,7 @@ def flatten_backward(grad_out: torch.Tensor, x: torch.Tensor, start_dim: int = 1
     """Gradient of ``flatten``: the same numbers, reshaped back to x's shape. Returns ``grad_x``."""
     op = "flatten_backward"
     check_tensors(op, (x, "input"), (grad_out, "grad_out"))
-    start, end = _dims(x, start_dim, end_dim, op)
+    start, end = flatten_dims(x, start_dim, end_dim, op)
     check_shape(grad_out, _flat_shape(x, start, end), "grad_out", op)
     return grad_out.reshape(x.shape)
 
@@ -166,7 +165,7 @@ def dropout_mask(shape, p: float = 0.5, rng=None, device=None) -> torch.Tensor:
     """
     from ._device import resolve_device
 
-    _check_p(p, "dropout_mask")
+    check_dropout_p(p, "dropout_mask")
     shape = tuple(shape)
     if isinstance(rng, torch.Generator):
         device = rng.device if device is None else device
@@ -215,7 +214,7 @@ def dropout(x: torch.Tensor, p: float = 0.5, training: bool = True, rng=None,
         y: same shape, dtype and device as x: ``x / (1 - p)`` where kept, 0 where dropped.
     """
     op = "dropout"
-    _check_p(p, op)
+    check_dropout_p(p, op)
     check_tensors(op, (x, "input"))
     check_float(x, "input", op)
     if mask is not None and rng is not None:
@@ -248,7 +247,7 @@ def dropout_backward(grad_out: torch.Tensor, x: torch.Tensor, p: float = 0.5, tr
         grad_x: shape (*).
     """
     op = "dropout_backward"
-    _check_p(p, op)
+    check_dropout_p(p, op)
     check_tensors(op, (x, "input"), (grad_out, "grad_out"))
     check_float(x, "input", op)
     check_float(grad_out, "grad_out", op)

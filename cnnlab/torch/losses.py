@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from .._validate import check_float, check_int, check_shape
-from ..numpy.losses import _check_dim, _check_grad, _check_mse, _params
+from .._validate import check_cross_entropy, check_dim, check_float, check_grad_like, check_mse, penalty_params
 from ._device import check_tensors, default_device
 
 __all__ = ["softmax", "softmax_backward", "log_softmax", "log_softmax_backward", "cross_entropy",
@@ -47,7 +46,7 @@ def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     op = "softmax"
     check_tensors(op, (x, "input"))
     check_float(x, "input", op)
-    dim = _check_dim(x, dim, op)
+    dim = check_dim(x, dim, op)
     return _Softmax.apply(x, dim)
 
 
@@ -61,8 +60,8 @@ def softmax_backward(grad_out: torch.Tensor, x: torch.Tensor, dim: int = -1) -> 
     ``grad_x = s * (g - sum(g * s))`` (the Jacobian diag(s) - s s^T applied to g). Shapes ``(*), (*) -> (*)``."""
     op = "softmax_backward"
     check_tensors(op, (x, "input"), (grad_out, "grad_out"))
-    _check_grad(grad_out, x, op)
-    dim = _check_dim(x, dim, op)
+    check_grad_like(grad_out, x, op)
+    dim = check_dim(x, dim, op)
     return _softmax_backward(grad_out, _softmax(x, dim), dim)
 
 
@@ -92,7 +91,7 @@ def log_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     op = "log_softmax"
     check_tensors(op, (x, "input"))
     check_float(x, "input", op)
-    dim = _check_dim(x, dim, op)
+    dim = check_dim(x, dim, op)
     return _LogSoftmax.apply(x, dim)
 
 
@@ -105,8 +104,8 @@ def log_softmax_backward(grad_out: torch.Tensor, x: torch.Tensor, dim: int = -1)
     """Gradient of ``log_softmax``: ``grad_x = g - softmax(x) * sum(g)`` along ``dim``. Shapes ``(*), (*) -> (*)``."""
     op = "log_softmax_backward"
     check_tensors(op, (x, "input"), (grad_out, "grad_out"))
-    _check_grad(grad_out, x, op)
-    dim = _check_dim(x, dim, op)
+    check_grad_like(grad_out, x, op)
+    dim = check_dim(x, dim, op)
     return _log_softmax_backward(grad_out, _softmax(x, dim), dim)
 
 
@@ -135,22 +134,8 @@ class _LogSoftmax(torch.autograd.Function):
 # ---------------------------------------------------------------------------------------------
 
 def _check_cross_entropy(logits, target, op):
-    """The NumPy backend's checks, with torch's spelling of "which entries are out of range"."""
     check_tensors(op, (logits, "logits"), (target, "target"))
-    check_float(logits, "logits", op)
-    if logits.ndim < 2:
-        raise ValueError(f"{op}: logits must be (N, C) or (N, C, d1, ...), got {logits.ndim}-D with shape "
-                         f"{tuple(logits.shape)}")
-    if target.dtype.is_floating_point:
-        raise TypeError(f"{op}: target must hold integer class indices in [0, C), got dtype {target.dtype} "
-                        f"(class probabilities as targets are not supported)")
-    check_int(target, "target", op)
-    check_shape(target, tuple(logits.shape[:1]) + tuple(logits.shape[2:]), "target", op)
-    n_classes = logits.shape[1]
-    bad = target[(target < 0) | (target >= n_classes)]
-    if bad.numel():
-        raise ValueError(f"{op}: target contains class {int(bad.flatten()[0])}, but logits have {n_classes} classes "
-                         f"(valid targets are 0..{n_classes - 1})")
+    check_cross_entropy(logits, target, op)
 
 
 def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -232,7 +217,7 @@ def mse_loss(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         loss: a 0-D tensor of input's dtype.
     """
     check_tensors("mse_loss", (input, "input"), (target, "target"))
-    _check_mse(input, target, "mse_loss")
+    check_mse(input, target, "mse_loss")
     return _MSELoss.apply(input, target)
 
 
@@ -249,7 +234,7 @@ def mse_loss_backward(grad_out, input: torch.Tensor, target: torch.Tensor):
     """
     op = "mse_loss_backward"
     check_tensors(op, (input, "input"), (target, "target"))
-    _check_mse(input, target, op)
+    check_mse(input, target, op)
     _check_scalar(grad_out, op)
     return _mse_loss_backward(grad_out, input, target)
 
@@ -281,7 +266,7 @@ def _tensors(params, lam, op) -> list:
     """``params`` as a list of float tensors on one device (one tensor is a list of one)."""
     tensors = list(params) if isinstance(params, (list, tuple)) else [params]
     check_tensors(op, *((t, f"params[{i}]") for i, t in enumerate(tensors)))
-    return _params(params, lam, op)
+    return penalty_params(params, lam, op)
 
 
 def _like(params, grads: list):

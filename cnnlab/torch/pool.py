@@ -9,7 +9,8 @@ found them and fills the rest with zeros.
 
 What torch adds: each op is a ``torch.autograd.Function`` whose backward is the hand-written math
 below (``_MaxPool2d`` keeps where every maximum is from its forward, so its backward does
-not search again). The argument checks are the NumPy backend's own, so the errors are the same.
+not search again). The argument checks are shared with the NumPy backend (``cnnlab/_geometry.py``,
+``cnnlab/_validate.py``), so the errors are the same.
 
 Layout NCHW; arguments and results as ``torch.nn.functional``. Shapes: N batch, C channels,
 H, W input size, KH, KW kernel size, OH, OW output size, SH, SW stride, PH, PW padding,
@@ -20,7 +21,8 @@ from __future__ import annotations
 
 import torch
 
-from ..numpy.pool import _check_avg, _check_grad_out, _check_unpool, _pool_geometry
+from .._geometry import pool_geometry
+from .._validate import check_avg, check_grad_out, check_unpool
 from ._device import check_tensors
 from .windows import col2im, pad2d, sliding_windows, unpad2d
 
@@ -36,7 +38,7 @@ def _window_argmax(x, geometry):
     """The maximum of every window and where it is; shared by max_pool2d and its backward.
 
     Args:
-        x: (N, C, H, W); geometry: (kernel, stride, dilation, padding, pads, (OH, OW)) from ``_pool_geometry``.
+        x: (N, C, H, W); geometry: (kernel, stride, dilation, padding, pads, (OH, OW)) from ``pool_geometry``.
 
     Returns:
         out: (N, C, OH, OW) the maxima.
@@ -84,7 +86,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     """
     op = "max_pool2d"
     check_tensors(op, (x, "input"))
-    geometry = _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode)
+    geometry = pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode)
     out, indices = _MaxPool2d.apply(x, geometry)
     return (out, indices) if return_indices else out
 
@@ -104,9 +106,9 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilati
     """
     op = "max_pool2d_backward"
     check_tensors(op, (x, "input"), (grad_out, "grad_out"))
-    geometry = _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode)
+    geometry = pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode)
     N, C = x.shape[:2]
-    _check_grad_out(op, grad_out, x, (N, C, *geometry[-1]))
+    check_grad_out(op, grad_out, x, (N, C, *geometry[-1]))
     _, i, j, _, _ = _window_argmax(x, geometry)
     return _max_pool2d_backward(grad_out, i, j, x.shape, geometry)
 
@@ -179,8 +181,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     """
     op = "avg_pool2d"
     check_tensors(op, (x, "input"))
-    _check_avg(op, count_include_pad, divisor_override)
-    geometry = _pool_geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
+    check_avg(op, count_include_pad, divisor_override)
+    geometry = pool_geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
     return _AvgPool2d.apply(x, geometry, count_include_pad, divisor_override)
 
 
@@ -205,10 +207,10 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_m
     """
     op = "avg_pool2d_backward"
     check_tensors(op, (x, "input"), (grad_out, "grad_out"))
-    _check_avg(op, count_include_pad, divisor_override)
-    geometry = _pool_geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
+    check_avg(op, count_include_pad, divisor_override)
+    geometry = pool_geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
     N, C = x.shape[:2]
-    _check_grad_out(op, grad_out, x, (N, C, *geometry[-1]))
+    check_grad_out(op, grad_out, x, (N, C, *geometry[-1]))
     return _avg_pool2d_backward(grad_out, x, geometry, count_include_pad, divisor_override)
 
 
@@ -257,7 +259,7 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     """
     op = "max_unpool2d"
     check_tensors(op, (x, "input"), (indices, "indices"))
-    out_hw = _check_unpool(op, x, indices, kernel_size, stride, padding, output_size)
+    out_hw = check_unpool(op, x, indices, kernel_size, stride, padding, output_size)
     return _MaxUnpool2d.apply(x, indices, out_hw)
 
 
@@ -281,9 +283,9 @@ def max_unpool2d_backward(grad_out, x, indices, kernel_size, stride=None, paddin
     """
     op = "max_unpool2d_backward"
     check_tensors(op, (x, "input"), (indices, "indices"), (grad_out, "grad_out"))
-    H_out, W_out = _check_unpool(op, x, indices, kernel_size, stride, padding, output_size)
+    H_out, W_out = check_unpool(op, x, indices, kernel_size, stride, padding, output_size)
     N, C = x.shape[:2]
-    _check_grad_out(op, grad_out, x, (N, C, H_out, W_out))
+    check_grad_out(op, grad_out, x, (N, C, H_out, W_out))
     return _max_unpool2d_backward(grad_out, x.shape, indices), None
 
 

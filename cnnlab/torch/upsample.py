@@ -13,14 +13,14 @@ and, because the map is linear, the backward pass is the transposed map:
 
 What torch adds: ``interpolate`` is a ``torch.autograd.Function`` (``_Interpolate``) whose backward
 is that transposed map. The index arithmetic is torch's own (``torch.nn.functional.interpolate``),
-which is only the oracle in the tests; the argument checks are the NumPy backend's.
+which is only the oracle in the tests; the argument checks are shared with the NumPy backend (``cnnlab/_geometry.py``).
 """
 
 from __future__ import annotations
 
 import torch
 
-from ..numpy.upsample import _resize_plan
+from .._geometry import resize_plan
 from .._validate import check_float, check_shape
 from ._device import check_tensors
 
@@ -90,7 +90,7 @@ def _bilinear_matrix(n_in: int, n_out: int, scale: float | None, align_corners: 
 
 def _matrices(x, size, scale_factor, mode, align_corners, recompute_scale_factor, op):
     """The two per-axis matrices ``(A_h, A_w)`` of the resize, in x's dtype, on x's device."""
-    out, scales, align_corners = _resize_plan(x, size, scale_factor, mode, align_corners, recompute_scale_factor, op)
+    out, scales, align_corners = resize_plan(x, size, scale_factor, mode, align_corners, recompute_scale_factor, op)
     scales = scales or (None, None)
     mats = []
     for axis in range(2):
