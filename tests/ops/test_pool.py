@@ -305,3 +305,22 @@ def test_max_unpool2d_rejects_bad_input(backend, indices, kwargs, error, pattern
 def test_max_unpool2d_rejects_int_values(backend):
     with pytest.raises(TypeError, match=r"^max_unpool2d: input must have a floating-point dtype"):
         call(backend, "max_unpool2d", np.ones((1, 1, 2, 2), np.int64), np.zeros((1, 1, 2, 2), np.int64), 2)
+
+
+@pytest.mark.parametrize("fn, shape, kwargs", [
+    ("max_pool2d", (2, 2, 4, 4), dict(kernel_size=3, stride=2, dilation=2, ceil_mode=True)),
+    ("avg_pool2d", (2, 2, 2, 5), dict(kernel_size=3, stride=2, ceil_mode=True)),
+    ("avg_pool2d", (2, 2, 2, 5), dict(kernel_size=3, stride=2, ceil_mode=True, count_include_pad=False)),
+])
+def test_pool_ceil_mode_window_past_the_padded_input(backend, fn, shape, kwargs):
+    """ceil_mode: a window that starts in the input may reach past the padded input, even when the kernel spans
+    more than all of it; torch's ceil((H + 2p - d(k-1) - 1) / s) + 1 gives one window for H = 4, k = 3, d = 2,
+    s = 2. Without ceil_mode there is no window at all: an error, as in torch."""
+    x = np.random.default_rng(0).standard_normal(shape)
+    out = call(backend, fn, x, **kwargs)
+    g = np.random.default_rng(1).standard_normal(out.shape)
+    expected, (expected_grad,) = torch_oracle(fn, (x,), g, **kwargs)
+    assert_close(out, expected, symmetric=True)
+    assert_close(call(backend, fn + "_backward", g, x, **kwargs), expected_grad, symmetric=True)
+    with pytest.raises(ValueError, match=rf"^{fn}: kernel of size 3 .* is larger than the padded input"):
+        call(backend, fn, x, **dict(kwargs, ceil_mode=False))
