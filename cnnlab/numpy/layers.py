@@ -31,12 +31,11 @@ The design, in one screen:
 from __future__ import annotations
 
 import math
-import numbers
 from collections import OrderedDict
 
 import numpy as np
 
-from .._validate import _is_int
+from .._validate import _is_int, check_dropout_p
 from . import activations as A
 from .conv import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
 from .linear import dropout, dropout_backward, dropout_mask, flatten, flatten_backward, linear, linear_backward
@@ -278,130 +277,93 @@ def _fmt_pair(value) -> tuple:
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
-# ---------------------------------------------------------------------------------------------
-# Convolution and transposed convolution
-# ---------------------------------------------------------------------------------------------
+def _pair_of(fn, backward):
+    """A functional op and its backward as the ``_fn, _backward`` of a layer class."""
+    return staticmethod(fn), staticmethod(backward)
 
-class Conv2d(Module):
-    """卷积层 (convolution layer): ``out = conv2d(x, weight, bias, stride, padding, dilation, groups)``.
 
-    Args:
-        in_channels, out_channels: C_in, C_out.
-        kernel_size, stride, padding, dilation: int or pair (padding also "valid" or "same"), as torch.
-        groups: C_in and C_out are split into ``groups`` independent convolutions.
-        bias: learn a bias per output channel.
-        init: "he" (default) or "xavier"; rng: Generator, int seed or None; dtype: float32 by default.
-
-    Parameters: ``weight`` (C_out, C_in / groups, KH, KW), ``bias`` (C_out,).
-    Shapes: (N, C_in, H, W) -> (N, C_out, OH, OW).
-    """
+class _Weighted(Module):
+    """A layer with ``weight`` and an optional ``bias`` (None with ``bias=False``, as torch), around a functional
+    op ``_fn(x, weight, bias, **self._kwargs())`` whose backward ``_backward(grad_out, x, weight, bias, ...)``
+    returns ``(grad_x, grad_weight, grad_bias)``: Conv2d, ConvTranspose2d and Linear."""
 
     _param_names = ("weight", "bias")
+    _fn = _backward = None
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, init="he", rng=None, dtype=np.float32):
-        name = "Conv2d"
-        self.in_channels = _positive_int(in_channels, "in_channels", name)
-        self.out_channels = _positive_int(out_channels, "out_channels", name)
-        self.groups = _positive_int(groups, "groups", name)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} and "
-                             f"out_channels={out_channels}")
-        kh, kw = _fmt_pair(kernel_size)
-        _positive_int(kh, "kernel_size", name), _positive_int(kw, "kernel_size", name)
-        self.kernel_size, self.stride, self.padding, self.dilation = (kh, kw), stride, padding, dilation
-        self.dtype = _float_dtype(dtype, name)
-        shape = (out_channels, in_channels // groups, kh, kw)
+    def _make_parameters(self, shape, n_bias, bias, init, rng, dtype, layer):
+        self.dtype = _float_dtype(dtype, layer)
         self.weight = Parameter(init_weight(shape, init, rng, self.dtype))
-        self.bias = Parameter(np.zeros(out_channels, self.dtype)) if bias else None
+        self.bias = Parameter(np.zeros(n_bias, self.dtype)) if bias else None
         self._cache = None
 
     def _kwargs(self):
-        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups)
+        """The op's keyword arguments (stride, padding, ...); none for Linear."""
+        return {}
 
     def forward(self, x):
-        """(N, C_in, H, W) -> (N, C_out, OH, OW)."""
+        """x -> the op's output (shapes: see the layer's docstring)."""
         b = None if self.bias is None else self.bias.data
-        out = conv2d(x, self.weight.data, b, **self._kwargs())
+        out = self._fn(x, self.weight.data, b, **self._kwargs())
         self._cache = x
         return out
 
     def backward(self, grad_out):
-        """(N, C_out, OH, OW) -> grad_x (N, C_in, H, W); adds to ``weight.grad`` and ``bias.grad``."""
+        """grad_out -> grad_x; adds to ``weight.grad`` and ``bias.grad``."""
         x = self._saved()
         b = None if self.bias is None else self.bias.data
-        grad_x, grad_w, grad_b = conv2d_backward(grad_out, x, self.weight.data, b, **self._kwargs())
+        grad_x, grad_w, grad_b = self._backward(grad_out, x, self.weight.data, b, **self._kwargs())
         self.weight.accumulate(grad_w)
         if self.bias is not None:
             self.bias.accumulate(grad_b)
         return grad_x
+
+
+class _OpLayer(Module):
+    """A layer without parameters around a functional op: ``forward`` is ``_fn(x, **self._kwargs())`` (it keeps x)
+    and ``backward`` is ``_backward(grad_out, x, **self._kwargs())``: MaxPool2d, AvgPool2d, Upsample, Flatten."""
+
+    _fn = _backward = None
+
+    def _kwargs(self):
+        """The op's keyword arguments (kernel_size, stride, ...)."""
+        return {}
+
+    def forward(self, x):
+        out = self._fn(x, **self._kwargs())
+        self._cache = x
+        return out
+
+    def backward(self, grad_out):
+        return self._backward(grad_out, self._saved(), **self._kwargs())
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolution and transposed convolution
+# ---------------------------------------------------------------------------------------------
+
+class _Conv(_Weighted):
+    """What Conv2d and ConvTranspose2d share: checked channels, groups and kernel size, the weights, the repr."""
+
+    def _make_conv(self, layer, in_channels, out_channels, kernel_size, groups, bias, init, rng, dtype, transposed):
+        self.in_channels = _positive_int(in_channels, "in_channels", layer)
+        self.out_channels = _positive_int(out_channels, "out_channels", layer)
+        self.groups = _positive_int(groups, "groups", layer)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"{layer}: groups={groups} must divide in_channels={in_channels} and "
+                             f"out_channels={out_channels}")
+        kh, kw = _fmt_pair(kernel_size)
+        _positive_int(kh, "kernel_size", layer), _positive_int(kw, "kernel_size", layer)
+        self.kernel_size = (kh, kw)
+        # torch's layouts: (C_out, C_in / groups, KH, KW), and C_in first for a transposed convolution
+        shape = ((in_channels, out_channels // groups, kh, kw) if transposed
+                 else (out_channels, in_channels // groups, kh, kw))
+        self._make_parameters(shape, out_channels, bias, init, rng, dtype, layer)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={_fmt_pair(self.stride)}"
         if self.padding != 0:
             s += f", padding={self.padding if isinstance(self.padding, str) else _fmt_pair(self.padding)}"
-        if self.dilation != 1:
-            s += f", dilation={_fmt_pair(self.dilation)}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
-
-
-class ConvTranspose2d(Module):
-    """转置卷积 / 反卷积 (transposed convolution): ``conv_transpose2d(x, weight, bias, ...)``.
-
-    Args: as :class:`Conv2d`, plus ``output_padding`` (extra rows / columns on one side of the output).
-    Parameters: ``weight`` (C_in, C_out / groups, KH, KW) (torch's layout, note C_in first), ``bias`` (C_out,).
-    Shapes: (N, C_in, H, W) -> (N, C_out, (H - 1) * SH - 2 * PH + DH * (KH - 1) + output_padding + 1, ...).
-    """
-
-    _param_names = ("weight", "bias")
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1, init="he", rng=None, dtype=np.float32):
-        name = "ConvTranspose2d"
-        self.in_channels = _positive_int(in_channels, "in_channels", name)
-        self.out_channels = _positive_int(out_channels, "out_channels", name)
-        self.groups = _positive_int(groups, "groups", name)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} and "
-                             f"out_channels={out_channels}")
-        kh, kw = _fmt_pair(kernel_size)
-        _positive_int(kh, "kernel_size", name), _positive_int(kw, "kernel_size", name)
-        self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
-        self.output_padding, self.dilation = output_padding, dilation
-        self.dtype = _float_dtype(dtype, name)
-        shape = (in_channels, out_channels // groups, kh, kw)
-        self.weight = Parameter(init_weight(shape, init, rng, self.dtype))
-        self.bias = Parameter(np.zeros(out_channels, self.dtype)) if bias else None
-        self._cache = None
-
-    def _kwargs(self):
-        return dict(stride=self.stride, padding=self.padding, output_padding=self.output_padding,
-                    groups=self.groups, dilation=self.dilation)
-
-    def forward(self, x):
-        b = None if self.bias is None else self.bias.data
-        out = conv_transpose2d(x, self.weight.data, b, **self._kwargs())
-        self._cache = x
-        return out
-
-    def backward(self, grad_out):
-        x = self._saved()
-        b = None if self.bias is None else self.bias.data
-        grad_x, grad_w, grad_b = conv_transpose2d_backward(grad_out, x, self.weight.data, b, **self._kwargs())
-        self.weight.accumulate(grad_w)
-        if self.bias is not None:
-            self.bias.accumulate(grad_b)
-        return grad_x
-
-    def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={_fmt_pair(self.stride)}"
-        if self.padding != 0:
-            s += f", padding={_fmt_pair(self.padding)}"
-        if self.output_padding != 0:
+        if getattr(self, "output_padding", 0) != 0:  # ConvTranspose2d only
             s += f", output_padding={_fmt_pair(self.output_padding)}"
         if self.dilation != 1:
             s += f", dilation={_fmt_pair(self.dilation)}"
@@ -412,11 +374,58 @@ class ConvTranspose2d(Module):
         return s
 
 
+class Conv2d(_Conv):
+    """卷积层 (convolution layer): ``out = conv2d(x, weight, bias, stride, padding, dilation, groups)``.
+
+    Args:
+        in_channels, out_channels: C_in, C_out.
+        kernel_size, stride, padding, dilation: int or pair (padding also "valid" or "same"), as torch.
+        groups: C_in and C_out are split into ``groups`` independent convolutions.
+        bias: learn a bias per output channel.
+        init: "he" (default) or "xavier"; rng: Generator, int seed or None; dtype: float32 by default.
+
+    Parameters: ``weight`` (C_out, C_in / groups, KH, KW), ``bias`` (C_out,).
+    Shapes: (N, C_in, H, W) -> (N, C_out, OH, OW); ``backward`` adds to ``weight.grad`` and ``bias.grad``.
+    """
+
+    _fn, _backward = _pair_of(conv2d, conv2d_backward)
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, init="he", rng=None, dtype=np.float32):
+        self._make_conv("Conv2d", in_channels, out_channels, kernel_size, groups, bias, init, rng, dtype,
+                        transposed=False)
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+
+    def _kwargs(self):
+        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups)
+
+
+class ConvTranspose2d(_Conv):
+    """转置卷积 / 反卷积 (transposed convolution): ``conv_transpose2d(x, weight, bias, ...)``.
+
+    Args: as :class:`Conv2d`, plus ``output_padding`` (extra rows / columns on one side of the output).
+    Parameters: ``weight`` (C_in, C_out / groups, KH, KW) (torch's layout, note C_in first), ``bias`` (C_out,).
+    Shapes: (N, C_in, H, W) -> (N, C_out, (H - 1) * SH - 2 * PH + DH * (KH - 1) + output_padding + 1, ...).
+    """
+
+    _fn, _backward = _pair_of(conv_transpose2d, conv_transpose2d_backward)
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, init="he", rng=None, dtype=np.float32):
+        self._make_conv("ConvTranspose2d", in_channels, out_channels, kernel_size, groups, bias, init, rng, dtype,
+                        transposed=True)
+        self.stride, self.padding, self.output_padding, self.dilation = stride, padding, output_padding, dilation
+
+    def _kwargs(self):
+        return dict(stride=self.stride, padding=self.padding, output_padding=self.output_padding,
+                    groups=self.groups, dilation=self.dilation)
+
+
 # ---------------------------------------------------------------------------------------------
 # Pooling, unpooling, upsampling
 # ---------------------------------------------------------------------------------------------
 
-class MaxPool2d(Module):
+class MaxPool2d(_OpLayer):
     """最大池化 (max pooling): the largest value of each window.
 
     Args: ``kernel_size, stride=None (= kernel_size), padding=0, dilation=1, return_indices=False,
@@ -425,22 +434,16 @@ class MaxPool2d(Module):
     of ``out`` only). Shapes: (N, C, H, W) -> (N, C, OH, OW).
     """
 
+    _fn, _backward = _pair_of(max_pool2d, max_pool2d_backward)
+
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
         self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
         self._cache = None
 
-    def _kwargs(self):
+    def _kwargs(self):  # the backward accepts return_indices and ignores it
         return dict(kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
-                    dilation=self.dilation, ceil_mode=self.ceil_mode)
-
-    def forward(self, x):
-        out = max_pool2d(x, return_indices=self.return_indices, **self._kwargs())
-        self._cache = x
-        return out
-
-    def backward(self, grad_out):
-        return max_pool2d_backward(grad_out, self._saved(), **self._kwargs())
+                    dilation=self.dilation, ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
     def extra_repr(self):
         stride = self.kernel_size if self.stride is None else self.stride
@@ -450,12 +453,14 @@ class MaxPool2d(Module):
         return s + f", ceil_mode={self.ceil_mode}"
 
 
-class AvgPool2d(Module):
+class AvgPool2d(_OpLayer):
     """平均池化 (average pooling): the mean of each window.
 
     Args: ``kernel_size, stride=None (= kernel_size), padding=0, ceil_mode=False, count_include_pad=True,
     divisor_override=None`` as torch. Shapes: (N, C, H, W) -> (N, C, OH, OW).
     """
+
+    _fn, _backward = _pair_of(avg_pool2d, avg_pool2d_backward)
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
@@ -466,14 +471,6 @@ class AvgPool2d(Module):
     def _kwargs(self):
         return dict(kernel_size=self.kernel_size, stride=self.stride, padding=self.padding, ceil_mode=self.ceil_mode,
                     count_include_pad=self.count_include_pad, divisor_override=self.divisor_override)
-
-    def forward(self, x):
-        out = avg_pool2d(x, **self._kwargs())
-        self._cache = x
-        return out
-
-    def backward(self, grad_out):
-        return avg_pool2d_backward(grad_out, self._saved(), **self._kwargs())
 
     def extra_repr(self):
         stride = self.kernel_size if self.stride is None else self.stride
@@ -508,12 +505,14 @@ class MaxUnpool2d(Module):
         return f"kernel_size={_fmt_pair(self.kernel_size)}, stride={_fmt_pair(stride)}, padding={_fmt_pair(self.padding)}"
 
 
-class Upsample(Module):
+class Upsample(_OpLayer):
     """上采样 (upsampling): ``interpolate(x, size, scale_factor, mode, align_corners)``.
 
     Args: ``size=None, scale_factor=None, mode="nearest" | "bilinear", align_corners=None`` as torch.
     Shapes: (N, C, H, W) -> (N, C, OH, OW).
     """
+
+    _fn, _backward = _pair_of(interpolate, interpolate_backward)
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
         self.size, self.scale_factor, self.mode, self.align_corners = size, scale_factor, mode, align_corners
@@ -521,14 +520,6 @@ class Upsample(Module):
 
     def _kwargs(self):
         return dict(size=self.size, scale_factor=self.scale_factor, mode=self.mode, align_corners=self.align_corners)
-
-    def forward(self, x):
-        out = interpolate(x, **self._kwargs())
-        self._cache = x
-        return out
-
-    def backward(self, grad_out):
-        return interpolate_backward(grad_out, self._saved(), **self._kwargs())
 
     def extra_repr(self):
         what = f"size={self.size}" if self.size is not None else f"scale_factor={float(self.scale_factor)}"
@@ -539,7 +530,7 @@ class Upsample(Module):
 # Fully connected, flatten, dropout
 # ---------------------------------------------------------------------------------------------
 
-class Linear(Module):
+class Linear(_Weighted):
     """全连接层 (fully connected layer): ``out = x @ weight.T + bias``.
 
     Args: ``in_features, out_features, bias=True``; ``init``, ``rng``, ``dtype`` as :class:`Conv2d`.
@@ -547,29 +538,12 @@ class Linear(Module):
     Shapes: (N, in_features) -> (N, out_features) (any leading axes work).
     """
 
-    _param_names = ("weight", "bias")
+    _fn, _backward = _pair_of(linear, linear_backward)
 
     def __init__(self, in_features, out_features, bias=True, init="he", rng=None, dtype=np.float32):
         self.in_features = _positive_int(in_features, "in_features", "Linear")
         self.out_features = _positive_int(out_features, "out_features", "Linear")
-        self.dtype = _float_dtype(dtype, "Linear")
-        self.weight = Parameter(init_weight((out_features, in_features), init, rng, self.dtype))
-        self.bias = Parameter(np.zeros(out_features, self.dtype)) if bias else None
-        self._cache = None
-
-    def forward(self, x):
-        out = linear(x, self.weight.data, None if self.bias is None else self.bias.data)
-        self._cache = x
-        return out
-
-    def backward(self, grad_out):
-        x = self._saved()
-        grad_x, grad_w, grad_b = linear_backward(grad_out, x, self.weight.data,
-                                                 None if self.bias is None else self.bias.data)
-        self.weight.accumulate(grad_w)
-        if self.bias is not None:
-            self.bias.accumulate(grad_b)
-        return grad_x
+        self._make_parameters((out_features, in_features), out_features, bias, init, rng, dtype, "Linear")
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -579,23 +553,20 @@ class Linear(Module):
 Dense = Linear
 
 
-class Flatten(Module):
+class Flatten(_OpLayer):
     """(N, C, H, W) -> (N, C*H*W): the bridge from the convolutions to the fully connected layers.
 
     Args: ``start_dim=1, end_dim=-1`` as ``torch.nn.Flatten``.
     """
 
+    _fn, _backward = _pair_of(flatten, flatten_backward)
+
     def __init__(self, start_dim=1, end_dim=-1):
         self.start_dim, self.end_dim = start_dim, end_dim
         self._cache = None
 
-    def forward(self, x):
-        out = flatten(x, self.start_dim, self.end_dim)
-        self._cache = x
-        return out
-
-    def backward(self, grad_out):
-        return flatten_backward(grad_out, self._saved(), self.start_dim, self.end_dim)
+    def _kwargs(self):
+        return dict(start_dim=self.start_dim, end_dim=self.end_dim)
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -610,8 +581,7 @@ class Dropout(Module):
     """
 
     def __init__(self, p=0.5, rng=None):
-        if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p (the probability of dropping a unit) must be a number in [0, 1], got {p!r}")
+        check_dropout_p(p, "Dropout")
         self.p = float(p)
         self.rng = _rng(rng) if rng is not None else None
         self._cache = None
@@ -656,10 +626,6 @@ class _Activation(Module):
 
     def extra_repr(self):
         return ", ".join(f"{k}={v}" for k, v in self._kwargs.items())
-
-
-def _pair_of(fn, backward):
-    return staticmethod(fn), staticmethod(backward)
 
 
 class Sigmoid(_Activation):

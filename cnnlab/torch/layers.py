@@ -33,12 +33,11 @@ i.e. the GPU when there is one) and ``dtype`` (default ``torch.float32``).
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 import torch
 
-from .._validate import _is_int
+from .._validate import _is_int, check_dropout_p
 from ..numpy.layers import init_weight as numpy_init_weight
 from . import activations as A
 from ._device import resolve_device
@@ -131,7 +130,41 @@ class _Weighted(Module):
 # Convolution and transposed convolution
 # ---------------------------------------------------------------------------------------------
 
-class Conv2d(_Weighted):
+class _Conv(_Weighted):
+    """What Conv2d and ConvTranspose2d share: checked channels, groups and kernel size, the weights, the repr."""
+
+    def _make_conv(self, layer, in_channels, out_channels, kernel_size, groups, bias, init, rng, dtype, device,
+                   transposed):
+        self.in_channels = _positive_int(in_channels, "in_channels", layer)
+        self.out_channels = _positive_int(out_channels, "out_channels", layer)
+        self.groups = _positive_int(groups, "groups", layer)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"{layer}: groups={groups} must divide in_channels={in_channels} and "
+                             f"out_channels={out_channels}")
+        kh, kw = _fmt_pair(kernel_size)
+        _positive_int(kh, "kernel_size", layer), _positive_int(kw, "kernel_size", layer)
+        self.kernel_size = (kh, kw)
+        # torch's layouts: (C_out, C_in / groups, KH, KW), and C_in first for a transposed convolution
+        shape = ((in_channels, out_channels // groups, kh, kw) if transposed
+                 else (out_channels, in_channels // groups, kh, kw))
+        self._make_parameters(shape, out_channels, bias, init, rng, dtype, device, layer)
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={_fmt_pair(self.stride)}"
+        if self.padding != 0:
+            s += f", padding={self.padding if isinstance(self.padding, str) else _fmt_pair(self.padding)}"
+        if getattr(self, "output_padding", 0) != 0:  # ConvTranspose2d only
+            s += f", output_padding={_fmt_pair(self.output_padding)}"
+        if self.dilation != 1:
+            s += f", dilation={_fmt_pair(self.dilation)}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class Conv2d(_Conv):
     """卷积层 (convolution layer): ``out = conv2d(x, weight, bias, stride, padding, dilation, groups)``.
 
     Args:
@@ -149,37 +182,16 @@ class Conv2d(_Weighted):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, init="he", rng=None, dtype=torch.float32, device=None):
         super().__init__()
-        name = "Conv2d"
-        self.in_channels = _positive_int(in_channels, "in_channels", name)
-        self.out_channels = _positive_int(out_channels, "out_channels", name)
-        self.groups = _positive_int(groups, "groups", name)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} and "
-                             f"out_channels={out_channels}")
-        kh, kw = _fmt_pair(kernel_size)
-        _positive_int(kh, "kernel_size", name), _positive_int(kw, "kernel_size", name)
-        self.kernel_size, self.stride, self.padding, self.dilation = (kh, kw), stride, padding, dilation
-        shape = (out_channels, in_channels // groups, kh, kw)
-        self._make_parameters(shape, out_channels, bias, init, rng, dtype, device, name)
+        self._make_conv("Conv2d", in_channels, out_channels, kernel_size, groups, bias, init, rng, dtype, device,
+                        transposed=False)
+        self.stride, self.padding, self.dilation = stride, padding, dilation
 
     def forward(self, x):
         """(N, C_in, H, W) -> (N, C_out, OH, OW)."""
         return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
-    def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={_fmt_pair(self.stride)}"
-        if self.padding != 0:
-            s += f", padding={self.padding if isinstance(self.padding, str) else _fmt_pair(self.padding)}"
-        if self.dilation != 1:
-            s += f", dilation={_fmt_pair(self.dilation)}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
 
-
-class ConvTranspose2d(_Weighted):
+class ConvTranspose2d(_Conv):
     """转置卷积 / 反卷积 (transposed convolution): ``conv_transpose2d(x, weight, bias, ...)``.
 
     Args: as :class:`Conv2d`, plus ``output_padding`` (extra rows / columns on one side of the output).
@@ -190,37 +202,13 @@ class ConvTranspose2d(_Weighted):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, init="he", rng=None, dtype=torch.float32, device=None):
         super().__init__()
-        name = "ConvTranspose2d"
-        self.in_channels = _positive_int(in_channels, "in_channels", name)
-        self.out_channels = _positive_int(out_channels, "out_channels", name)
-        self.groups = _positive_int(groups, "groups", name)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} and "
-                             f"out_channels={out_channels}")
-        kh, kw = _fmt_pair(kernel_size)
-        _positive_int(kh, "kernel_size", name), _positive_int(kw, "kernel_size", name)
-        self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
-        self.output_padding, self.dilation = output_padding, dilation
-        shape = (in_channels, out_channels // groups, kh, kw)
-        self._make_parameters(shape, out_channels, bias, init, rng, dtype, device, name)
+        self._make_conv("ConvTranspose2d", in_channels, out_channels, kernel_size, groups, bias, init, rng, dtype,
+                        device, transposed=True)
+        self.stride, self.padding, self.output_padding, self.dilation = stride, padding, output_padding, dilation
 
     def forward(self, x):
         return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
                                 self.groups, self.dilation)
-
-    def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={_fmt_pair(self.stride)}"
-        if self.padding != 0:
-            s += f", padding={_fmt_pair(self.padding)}"
-        if self.output_padding != 0:
-            s += f", output_padding={_fmt_pair(self.output_padding)}"
-        if self.dilation != 1:
-            s += f", dilation={_fmt_pair(self.dilation)}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,8 +360,7 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, rng=None):
         super().__init__()
-        if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p (the probability of dropping a unit) must be a number in [0, 1], got {p!r}")
+        check_dropout_p(p, "Dropout")
         self.p = float(p)
         self.rng = np.random.default_rng(rng) if _is_int(rng) else rng  # a seed starts one stream of masks
 
