@@ -89,7 +89,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     op = "conv2d"
     check_tensors(op, (x, "input"), (weight, "weight"), (bias, "bias"))
     pads, stride, dilation, out_hw = check_conv2d(op, x, weight, bias, stride, padding, dilation, groups)
-    return _Conv2d.apply(x, weight, bias, pads, stride, dilation, groups, out_hw)
+    return _Conv2d.apply(_conv2d, _conv2d_backward, x, weight, bias, pads, stride, dilation, groups, out_hw)
 
 
 def _conv2d(x, weight, bias, pads, stride, dilation, groups, out_hw):
@@ -151,20 +151,27 @@ def _conv2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, 
     return grad_x, grad_weight, grad_bias
 
 
-class _Conv2d(torch.autograd.Function):
-    """conv2d as an autograd node: forward ``_conv2d``, backward ``_conv2d_backward`` (hand-written)."""
+class _ConvNode(torch.autograd.Function):
+    """A convolution as an autograd node: forward ``fn(x, weight, bias, *hyper)``, backward the hand-written
+    ``backward_fn(grad_out, x, weight, bias, *hyper) -> (grad_x, grad_weight, grad_bias)``; the hyper-parameters
+    are (pads, stride, dilation, groups, out_hw). One subclass per op, so that ``out.grad_fn`` reads
+    ``_Conv2dBackward`` or ``_ConvTranspose2dBackward``."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, pads, stride, dilation, groups, out_hw):
+    def forward(ctx, fn, backward_fn, x, weight, bias, *hyper):
         ctx.save_for_backward(x, weight, bias)
-        ctx.hyper = pads, stride, dilation, groups, out_hw
-        return _conv2d(x, weight, bias, pads, stride, dilation, groups, out_hw)
+        ctx.backward_fn, ctx.hyper = backward_fn, hyper
+        return fn(x, weight, bias, *hyper)
 
     @staticmethod
     def backward(ctx, grad_out):
         x, weight, bias = ctx.saved_tensors
-        grads = _conv2d_backward(grad_out.contiguous(), x, weight, bias, *ctx.hyper)
-        return (*grads, None, None, None, None, None)  # no gradient for the hyper-parameters
+        grads = ctx.backward_fn(grad_out.contiguous(), x, weight, bias, *ctx.hyper)
+        return (None, None, *grads, *(None for _ in ctx.hyper))  # no gradient for the functions, hyper-parameters
+
+
+class _Conv2d(_ConvNode):
+    """conv2d as an autograd node: forward ``_conv2d``, backward ``_conv2d_backward`` (hand-written)."""
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -194,7 +201,8 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     check_tensors(op, (x, "input"), (weight, "weight"), (bias, "bias"))
     pads, stride, dilation, out_hw = check_conv_transpose2d(
         op, x, weight, bias, stride, padding, output_padding, groups, dilation)
-    return _ConvTranspose2d.apply(x, weight, bias, pads, stride, dilation, groups, out_hw)
+    return _ConvTranspose2d.apply(_conv_transpose2d, _conv_transpose2d_backward, x, weight, bias, pads, stride,
+                                  dilation, groups, out_hw)
 
 
 def _conv_transpose2d(x, weight, bias, pads, stride, dilation, groups, out_hw):
@@ -254,17 +262,6 @@ def _conv_transpose2d_backward(grad_out, x, weight, bias, pads, stride, dilation
     return grad_x, grad_weight, grad_bias
 
 
-class _ConvTranspose2d(torch.autograd.Function):
-    """conv_transpose2d as an autograd node: backward is ``_conv_transpose2d_backward`` (hand-written)."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, pads, stride, dilation, groups, out_hw):
-        ctx.save_for_backward(x, weight, bias)
-        ctx.hyper = pads, stride, dilation, groups, out_hw
-        return _conv_transpose2d(x, weight, bias, pads, stride, dilation, groups, out_hw)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        x, weight, bias = ctx.saved_tensors
-        grads = _conv_transpose2d_backward(grad_out.contiguous(), x, weight, bias, *ctx.hyper)
-        return (*grads, None, None, None, None, None)
+class _ConvTranspose2d(_ConvNode):
+    """conv_transpose2d as an autograd node: forward ``_conv_transpose2d``, backward
+    ``_conv_transpose2d_backward`` (hand-written)."""

@@ -47,7 +47,7 @@ def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     check_tensors(op, (x, "input"))
     check_float(x, "input", op)
     dim = check_dim(x, dim, op)
-    return _Softmax.apply(x, dim)
+    return _Softmax.apply(_softmax, _identity, _softmax_backward, x, dim)
 
 
 def _softmax(x, dim):
@@ -69,20 +69,26 @@ def _softmax_backward(grad_out, s, dim):
     return s * (grad_out - (grad_out * s).sum(dim=dim, keepdim=True))
 
 
-class _Softmax(torch.autograd.Function):
-    """softmax as an autograd node; it keeps its output s, all its backward needs."""
+class _SoftmaxNode(torch.autograd.Function):
+    """softmax or log_softmax as an autograd node: forward ``fn(x, dim)``; it keeps the output, from which
+    ``to_softmax`` recovers s = softmax(x), all that the hand-written ``backward_fn(grad_out, s, dim)`` needs.
+    One subclass per op, so that ``out.grad_fn`` reads ``_SoftmaxBackward`` or ``_LogSoftmaxBackward``."""
 
     @staticmethod
-    def forward(ctx, x, dim):
-        s = _softmax(x, dim)
-        ctx.save_for_backward(s)
-        ctx.dim = dim
-        return s
+    def forward(ctx, fn, to_softmax, backward_fn, x, dim):
+        out = fn(x, dim)
+        ctx.save_for_backward(out)
+        ctx.to_softmax, ctx.backward_fn, ctx.dim = to_softmax, backward_fn, dim
+        return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        (s,) = ctx.saved_tensors
-        return _softmax_backward(grad_out, s, ctx.dim), None
+        (out,) = ctx.saved_tensors
+        return None, None, None, ctx.backward_fn(grad_out, ctx.to_softmax(out), ctx.dim), None
+
+
+class _Softmax(_SoftmaxNode):
+    """softmax as an autograd node; its output s is all its backward needs."""
 
 
 def log_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
@@ -92,7 +98,7 @@ def log_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     check_tensors(op, (x, "input"))
     check_float(x, "input", op)
     dim = check_dim(x, dim, op)
-    return _LogSoftmax.apply(x, dim)
+    return _LogSoftmax.apply(_log_softmax, torch.exp, _log_softmax_backward, x, dim)
 
 
 def _log_softmax(x, dim):
@@ -113,20 +119,8 @@ def _log_softmax_backward(grad_out, s, dim):
     return grad_out - s * grad_out.sum(dim=dim, keepdim=True)
 
 
-class _LogSoftmax(torch.autograd.Function):
+class _LogSoftmax(_SoftmaxNode):
     """log_softmax as an autograd node; its backward needs softmax(x) = exp(output)."""
-
-    @staticmethod
-    def forward(ctx, x, dim):
-        log_s = _log_softmax(x, dim)
-        ctx.save_for_backward(log_s)
-        ctx.dim = dim
-        return log_s
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        (log_s,) = ctx.saved_tensors
-        return _log_softmax_backward(grad_out, torch.exp(log_s), ctx.dim), None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,7 +146,7 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         loss: a 0-D tensor of logits' dtype.
     """
     _check_cross_entropy(logits, target, "cross_entropy")
-    return _CrossEntropy.apply(logits, target)
+    return _CrossEntropy.apply(_cross_entropy, _cross_entropy_backward, logits, target)
 
 
 def _cross_entropy(logits, target):
@@ -176,30 +170,38 @@ def cross_entropy_backward(grad_out, logits: torch.Tensor, target: torch.Tensor)
     op = "cross_entropy_backward"
     _check_cross_entropy(logits, target, op)
     _check_scalar(grad_out, op)
-    return _cross_entropy_backward(grad_out, logits, target), None
+    return _cross_entropy_backward(grad_out, logits, target)
 
 
 def _cross_entropy_backward(grad_out, logits, target):
+    """``(grad_logits, None)``: the integer target has no gradient."""
     n_classes = logits.shape[1]
     # Row t of the identity matrix is the one-hot vector of class t; move its class axis to axis 1.
     eye = torch.eye(n_classes, dtype=logits.dtype, device=logits.device)
     one_hot = torch.movedim(eye[target.long()], -1, 1)
     m = logits.numel() // n_classes
-    return (_softmax(logits, dim=1) - one_hot) * (grad_out / m)
+    return (_softmax(logits, dim=1) - one_hot) * (grad_out / m), None
 
 
-class _CrossEntropy(torch.autograd.Function):
-    """cross_entropy as an autograd node; backward is ``_cross_entropy_backward`` (hand-written)."""
+class _LossNode(torch.autograd.Function):
+    """A loss of (input, target) as an autograd node: forward ``fn(input, target)``, backward the hand-written
+    ``backward_fn(grad_out, input, target) -> (grad_input, grad_target)``. One subclass per loss, so that
+    ``loss.grad_fn`` reads ``_CrossEntropyBackward`` or ``_MSELossBackward``."""
 
     @staticmethod
-    def forward(ctx, logits, target):
-        ctx.save_for_backward(logits, target)
-        return _cross_entropy(logits, target)
+    def forward(ctx, fn, backward_fn, input, target):
+        ctx.save_for_backward(input, target)
+        ctx.backward_fn = backward_fn
+        return fn(input, target)
 
     @staticmethod
     def backward(ctx, grad_out):
-        logits, target = ctx.saved_tensors
-        return _cross_entropy_backward(grad_out, logits, target), None
+        input, target = ctx.saved_tensors
+        return (None, None, *ctx.backward_fn(grad_out, input, target))  # no gradient for the functions
+
+
+class _CrossEntropy(_LossNode):
+    """cross_entropy as an autograd node; backward is ``_cross_entropy_backward`` (hand-written)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,7 +220,7 @@ def mse_loss(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """
     check_tensors("mse_loss", (input, "input"), (target, "target"))
     check_mse(input, target, "mse_loss")
-    return _MSELoss.apply(input, target)
+    return _MSELoss.apply(_mse_loss, _mse_loss_backward, input, target)
 
 
 def _mse_loss(input, target):
@@ -244,18 +246,8 @@ def _mse_loss_backward(grad_out, input, target):
     return grad, -grad
 
 
-class _MSELoss(torch.autograd.Function):
+class _MSELoss(_LossNode):
     """mse_loss as an autograd node; backward is ``_mse_loss_backward`` (hand-written)."""
-
-    @staticmethod
-    def forward(ctx, input, target):
-        ctx.save_for_backward(input, target)
-        return _mse_loss(input, target)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        input, target = ctx.saved_tensors
-        return _mse_loss_backward(grad_out, input, target)
 
 
 # ---------------------------------------------------------------------------------------------
