@@ -28,11 +28,7 @@ def gradcheck(f, inputs, backward=None, eps: float = 1e-6, seed: int = 0, **kwar
         below ~1e-7 means the backward is right.
     """
     if backward is None:
-        module = importlib.import_module(f.__module__)
-        name = f.__name__ + "_backward"
-        if not hasattr(module, name):
-            raise ValueError(f"gradcheck: no backward given and {f.__module__} has no {name}")
-        backward = getattr(module, name)
+        backward = backward_of(f)
     xs = [None if x is None else np.array(x, dtype=np.float64) for x in inputs]
     out = np.asarray(f(*xs, **kwargs))
     g = np.random.default_rng(seed).standard_normal(out.shape)
@@ -63,3 +59,12 @@ def gradcheck(f, inputs, backward=None, eps: float = 1e-6, seed: int = 0, **kwar
         diff = np.linalg.norm(a - numeric)
         errors.append(float(diff / max(np.linalg.norm(a) + np.linalg.norm(numeric), 1e-12)))
     return errors
+
+
+def backward_of(f):
+    """The backward of an op by the naming rule: ``<f.__name__>_backward`` in f's module (conv2d -> conv2d_backward)."""
+    module = importlib.import_module(f.__module__)
+    name = f.__name__ + "_backward"
+    if not hasattr(module, name):
+        raise ValueError(f"gradcheck: no backward given and {f.__module__} has no {name}")
+    return getattr(module, name)
