@@ -104,6 +104,25 @@ def test_max_pool2d_ties_go_to_the_first_maximum(backend):
     np.testing.assert_array_equal(grad[0, 0], [[1, 0], [0, 0]])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fill", ["normal", "ties", "-inf", "nan"])
+@pytest.mark.parametrize("kernel, stride, dilation", [((2, 2), (2, 2), (1, 1)), ((3, 2), (1, 2), (2, 1)),
+                                                      ((1, 1), (1, 1), (1, 1)), ((4, 4), (3, 3), (1, 1))])
+def test_window_max_fast_equals_window_max(dtype, fill, kernel, stride, dilation):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 3, (2, 3, 11, 12)).astype(dtype) if fill == "ties" else rng.standard_normal((2, 3, 11, 12))
+    if fill in ("-inf", "nan"):
+        x = np.where(rng.random(x.shape) < 0.4, -np.inf if fill == "-inf" else np.nan, x)
+    x = x.astype(dtype)
+    out_hw = tuple(out_size(n, k, s, 0, d, "test") for n, k, s, d in zip(x.shape[2:], kernel, stride, dilation))
+    windows = numpy_pool.sliding_windows(x, kernel, stride, dilation, out_hw)
+    fast_out, fast_arg = numpy_pool._window_max_fast(windows)
+    out, arg = numpy_pool._window_max(windows)
+    np.testing.assert_array_equal(fast_arg, arg)
+    np.testing.assert_array_equal(fast_out, out)  # NaN where NaN
+    assert fast_out.dtype == out.dtype == dtype and fast_arg.dtype == arg.dtype
+
+
 @pytest.mark.parametrize("kwargs", [
     dict(kernel_size=2),
     dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
