@@ -123,6 +123,18 @@ def test_window_max_fast_equals_window_max(dtype, fill, kernel, stride, dilation
     assert fast_out.dtype == out.dtype == dtype and fast_arg.dtype == arg.dtype
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel, stride", [((2, 2), (2, 2)), ((3, 2), (1, 2)), ((1, 1), (1, 1)), ((4, 4), (3, 3))])
+def test_window_sum_fast_equals_sum(dtype, kernel, stride):
+    x = np.random.default_rng(0).standard_normal((2, 3, 11, 12)).astype(dtype)
+    out_hw = tuple(out_size(n, k, s, 0, 1, "test") for n, k, s in zip(x.shape[2:], kernel, stride))
+    windows = numpy_pool.sliding_windows(x, kernel, stride, (1, 1), out_hw)
+    fast = numpy_pool._window_sum_fast(windows)
+    assert fast.dtype == dtype
+    tol = 1e-6 if dtype == np.float32 else 1e-14  # the order of the additions may differ
+    np.testing.assert_allclose(fast, windows.sum(axis=(2, 3)), rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("kwargs", [
     dict(kernel_size=2),
     dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
