@@ -89,6 +89,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     N, C_in = x.shape[:2]
     C_out, C_per_group, KH, KW = weight.shape
     G, K = groups, C_per_group * KH * KW  # K: numbers in one window of one group
+    if _batch_last_pays_off(C_in, C_out, K):
+        return _conv2d_batch_last(x, weight, bias, pads, stride, dilation, groups, (OH, OW))
 
     xp = pad2d(x, pads)
     cols = sliding_windows(xp, (KH, KW), stride, dilation, (OH, OW))  # (N, C_in, KH, KW, OH, OW), a view
@@ -121,6 +123,8 @@ def conv2d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dilatio
     C_out, C_per_group, KH, KW = weight.shape
     G, K = groups, C_per_group * KH * KW
     check_grad_out(op, grad_out, x, (N, C_out, OH, OW))
+    if _batch_last_pays_off(C_in, C_out, K):
+        return _conv2d_backward_batch_last(grad_out, x, weight, bias, pads, stride, dilation, groups, (OH, OW))
 
     xp = pad2d(x, pads)
     cols = sliding_windows(xp, (KH, KW), stride, dilation, (OH, OW)).reshape(N, G, K, OH * OW)  # as in forward
@@ -132,6 +136,68 @@ def conv2d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dilatio
     grad_cols = w.transpose(0, 2, 1) @ g  # (G, K, C_out/G) @ (N, G, C_out/G, OH*OW) -> (N, G, K, OH*OW)
     grad_xp = col2im(grad_cols.reshape(N, C_in, KH, KW, OH, OW), xp.shape[2:], stride, dilation)
     grad_x = unpad2d(grad_xp, pads)  # the gradient that fell on the padding is dropped
+    grad_bias = None if bias is None else grad_out.sum(axis=(0, 2, 3))
+    return grad_x, grad_weight, grad_bias
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# conv2d fast path: the same im2col and matrix products, with the batch axis last in memory
+# ----------------------------------------------------------------------------------------------------------------
+# In NCHW every window slice of im2col / col2im is a run of only OW numbers (14 for a 14 x 14 image), and NumPy
+# pays per run. With the batch axis last, (C, H, W, N), a slice is OW * N numbers in a row, and the whole batch
+# is one matrix product instead of N small ones. The price is transposing x, grad_out and the results, which
+# pays off when a window holds more numbers than the input and output have channels. Tests hold it equal to
+# the NCHW path above.
+
+def _batch_last_pays_off(C_in, C_out, K):
+    """True when the batch-last layout is the faster one (K: numbers in one window of one group)."""
+    return K > C_in + C_out
+
+
+def _batch_last_padded(x, pads):
+    """x (N, C, H, W), padded, stored as (C, Hp, Wp, N) but returned as its (N, C, Hp, Wp) view."""
+    top, bottom, left, right = pads
+    N, C, H, W = x.shape
+    xp = np.zeros((C, top + H + bottom, left + W + right, N), dtype=x.dtype)
+    xp[:, top:top + H, left:left + W] = x.transpose(1, 2, 3, 0)
+    return xp.transpose(3, 0, 1, 2)
+
+
+def _batch_last_cols(xp, kernel_size, stride, dilation, out_hw, groups):
+    """im2col of a batch-last padded input: (G, K, OH * OW * N), one column per window of every image."""
+    N, C_in = xp.shape[:2]
+    windows = sliding_windows(xp, kernel_size, stride, dilation, out_hw)  # (N, C_in, KH, KW, OH, OW), a view
+    return windows.transpose(1, 2, 3, 4, 5, 0).reshape(groups, -1, out_hw[0] * out_hw[1] * N)  # the copy
+
+
+def _conv2d_batch_last(x, weight, bias, pads, stride, dilation, groups, out_hw):
+    """``conv2d`` after its checks, computed batch-last."""
+    N, (OH, OW), C_out, G = x.shape[0], out_hw, weight.shape[0], groups
+    cols = _batch_last_cols(_batch_last_padded(x, pads), weight.shape[2:], stride, dilation, out_hw, G)
+    out = weight.reshape(G, C_out // G, -1) @ cols  # (G, C_out/G, K) @ (G, K, OH*OW*N): one product per group
+    out = np.ascontiguousarray(out.reshape(C_out, OH, OW, N).transpose(3, 0, 1, 2))  # back to NCHW
+    if bias is not None:
+        out += bias.reshape(1, C_out, 1, 1)
+    return out
+
+
+def _conv2d_backward_batch_last(grad_out, x, weight, bias, pads, stride, dilation, groups, out_hw):
+    """``conv2d_backward`` after its checks, computed batch-last."""
+    N, (OH, OW), G = x.shape[0], out_hw, groups
+    C_out, C_per_group, KH, KW = weight.shape
+    xp = _batch_last_padded(x, pads)
+    cols = _batch_last_cols(xp, (KH, KW), stride, dilation, out_hw, G)  # (G, K, OH*OW*N)
+    g = np.ascontiguousarray(grad_out.transpose(1, 2, 3, 0)).reshape(G, C_out // G, OH * OW * N)
+    w = weight.reshape(G, C_out // G, -1)
+
+    grad_weight = (g @ cols.transpose(0, 2, 1)).reshape(weight.shape)  # the batch sum is inside the product
+    grad_cols = (w.transpose(0, 2, 1) @ g).reshape(G * C_per_group, KH, KW, OH, OW, N)
+    grad_xp = np.zeros(xp.shape[1:] + (N,), dtype=x.dtype)  # (C_in, Hp, Wp, N)
+    (SH, SW), (DH, DW) = stride, dilation
+    for i in range(KH):  # col2im, batch-last
+        for j in range(KW):
+            grad_xp[:, i * DH:i * DH + (OH - 1) * SH + 1:SH, j * DW:j * DW + (OW - 1) * SW + 1:SW] += grad_cols[:, i, j]
+    grad_x = np.ascontiguousarray(unpad2d(grad_xp.transpose(3, 0, 1, 2), pads))
     grad_bias = None if bias is None else grad_out.sum(axis=(0, 2, 3))
     return grad_x, grad_weight, grad_bias
 

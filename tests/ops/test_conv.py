@@ -169,6 +169,32 @@ def test_conv2d_input_gradient_is_a_transposed_convolution(backend, case):
     assert_close(grad_x, transposed, symmetric=True)
 
 
+@pytest.mark.parametrize("batch_last", [True, False], ids=["batch-last", "nchw"])
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
+@property_settings(max_examples=25)
+@given(case=conv_cases(max_hw=5))
+def test_conv2d_batch_last_fast_path(case, batch_last, dtype, tol):
+    """Both layouts of the NumPy conv2d (forced either way) against torch: forward, backward, dtype kept."""
+    rng, x, w, b = arrays(case, case["C_out"])
+    kwargs = case["kwargs"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(numpy_conv, "_batch_last_pays_off", lambda C_in, C_out, K: batch_last)
+        out = numpy_conv.conv2d(*(a if a is None else a.astype(dtype) for a in (x, w, b)), **kwargs)
+        g = rng.standard_normal(out.shape)
+        grads = numpy_conv.conv2d_backward(*(a if a is None else a.astype(dtype) for a in (g, x, w, b)), **kwargs)
+    expected, expected_grads = torch_oracle("conv2d", (x, w, b), g, **kwargs)
+    assert out.dtype == dtype and all(a is None or a.dtype == dtype for a in grads)
+    assert out.flags.c_contiguous
+    assert_close(out, expected, tol, symmetric=True)
+    assert_grads_close(grads, expected_grads, tol=tol, symmetric=True)
+
+
+def test_conv2d_batch_last_is_chosen_for_wide_windows():
+    """The benchmark's 16 -> 32 channel 3 x 3 layer goes batch-last; a 1-channel input stays NCHW."""
+    assert numpy_conv._batch_last_pays_off(16, 32, 16 * 9)
+    assert not numpy_conv._batch_last_pays_off(1, 16, 9)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # conv_transpose2d
 # ----------------------------------------------------------------------------------------------------------------
