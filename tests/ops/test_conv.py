@@ -169,29 +169,39 @@ def test_conv2d_input_gradient_is_a_transposed_convolution(backend, case):
     assert_close(grad_x, transposed, symmetric=True)
 
 
-@pytest.mark.parametrize("batch_last", [True, False], ids=["batch-last", "nchw"])
+@pytest.mark.parametrize("batch_last, slice_bytes", [(True, None), (True, 1), (False, None)],
+                         ids=["batch-last", "batch-last-one-image-per-slice", "nchw"])
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
+@pytest.mark.parametrize("fn, cases", [("conv2d", conv_cases(max_hw=5)), ("conv_transpose2d", conv_transpose_cases())],
+                         ids=["conv2d", "conv_transpose2d"])
 @property_settings(max_examples=25)
-@given(case=conv_cases(max_hw=5))
-def test_conv2d_batch_last_fast_path(case, batch_last, dtype, tol):
-    """Both layouts of the NumPy conv2d (forced either way) against torch: forward, backward, dtype kept."""
+@given(data=st.data())
+def test_batch_last_fast_path(fn, cases, batch_last, slice_bytes, dtype, tol, data):
+    """Both layouts of the NumPy op (forced either way; batch-last also with the batch cut into one-image
+    slices) against torch: forward, backward, dtype kept."""
+    case = data.draw(cases, label="case")
     rng, x, w, b = arrays(case, case["C_out"])
     kwargs = case["kwargs"]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(numpy_conv, "_batch_last_pays_off", lambda C_in, C_out, K: batch_last)
-        out = numpy_conv.conv2d(*(a if a is None else a.astype(dtype) for a in (x, w, b)), **kwargs)
+        if slice_bytes is not None:
+            patch.setattr(numpy_conv, "_SLICE_BYTES", slice_bytes)
+        out = getattr(numpy_conv, fn)(*(a if a is None else a.astype(dtype) for a in (x, w, b)), **kwargs)
         g = rng.standard_normal(out.shape)
-        grads = numpy_conv.conv2d_backward(*(a if a is None else a.astype(dtype) for a in (g, x, w, b)), **kwargs)
-    expected, expected_grads = torch_oracle("conv2d", (x, w, b), g, **kwargs)
+        grads = getattr(numpy_conv, fn + "_backward")(*(a if a is None else a.astype(dtype) for a in (g, x, w, b)),
+                                                      **kwargs)
+    expected, expected_grads = torch_oracle(fn, (x, w, b), g, **kwargs)
     assert out.dtype == dtype and all(a is None or a.dtype == dtype for a in grads)
-    assert out.flags.c_contiguous
+    assert out.flags.c_contiguous or not batch_last  # the fast path hands back NCHW memory
     assert_close(out, expected, tol, symmetric=True)
     assert_grads_close(grads, expected_grads, tol=tol, symmetric=True)
 
 
-def test_conv2d_batch_last_is_chosen_for_wide_windows():
-    """The benchmark's 16 -> 32 channel 3 x 3 layer goes batch-last; a 1-channel input stays NCHW."""
+def test_batch_last_is_chosen_for_wide_windows():
+    """The benchmark's 16 -> 32 channel 3 x 3 conv2d and 16 -> 8 channel 4 x 4 conv_transpose2d go batch-last;
+    a 1-channel input stays NCHW."""
     assert numpy_conv._batch_last_pays_off(16, 32, 16 * 9)
+    assert numpy_conv._batch_last_pays_off(16, 8, 8 * 16)
     assert not numpy_conv._batch_last_pays_off(1, 16, 9)
 
 
