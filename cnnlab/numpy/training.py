@@ -18,12 +18,11 @@ and returns a :class:`History` of the per-epoch numbers, ready to plot.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validate import _is_int
+from .._validate import batch_slices, check_fit_settings, positive_int
 from .losses import cross_entropy, cross_entropy_backward, mse_loss, mse_loss_backward
 
 __all__ = ["History", "fit", "evaluate", "predict"]
@@ -88,21 +87,11 @@ def _check_dtype(model, x, name: str, op: str) -> None:
                         f"convert one of them: {name}.astype(np.{params[0].dtype}) or model.astype(np.{x.dtype})")
 
 
-def _positive(value, name: str, op: str) -> int:
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{op}: {name} must be a positive int, got {value!r}")
-    return int(value)
-
-
 def _accuracy_count(out, y) -> float:
     """Number of correct predictions, NaN when this is not classification."""
     if y.dtype.kind not in "iu" or out.ndim < 2 or out.shape[0] != y.shape[0]:
         return math.nan
     return float(np.sum(out.argmax(axis=1) == y))
-
-
-def _batches(n: int, batch_size: int):
-    return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
 
 
 def predict(model, x, batch_size: int = 256) -> np.ndarray:
@@ -112,11 +101,11 @@ def predict(model, x, batch_size: int = 256) -> np.ndarray:
     """
     x = np.asarray(x)
     _check_dtype(model, x, "x", "predict")
-    batch_size = _positive(batch_size, "batch_size", "predict")
+    batch_size = positive_int(batch_size, "batch_size", "predict")
     was_training = getattr(model, "training", False)
     model.eval()
     try:
-        return np.concatenate([model(x[s]) for s in _batches(len(x), batch_size)])
+        return np.concatenate([model(x[s]) for s in batch_slices(len(x), batch_size)])
     finally:
         model.train(was_training)
 
@@ -129,12 +118,12 @@ def evaluate(model, x, y, loss="cross_entropy", batch_size: int = 256) -> tuple[
     x, y = _check_data(x, y, ("x", "y"), "evaluate")
     _check_dtype(model, x, "x", "evaluate")
     loss_fn, _ = _resolve_loss(loss)
-    batch_size = _positive(batch_size, "batch_size", "evaluate")
+    batch_size = positive_int(batch_size, "batch_size", "evaluate")
     was_training = getattr(model, "training", False)
     model.eval()
     total, correct = 0.0, 0.0
     try:
-        for s in _batches(len(x), batch_size):
+        for s in batch_slices(len(x), batch_size):
             out = model(x[s])
             total += float(loss_fn(out, y[s])) * len(y[s])
             correct += _accuracy_count(out, y[s])
@@ -174,21 +163,11 @@ def fit(model, optimizer, x_train, y_train, loss="cross_entropy", epochs: int = 
     op = "fit"
     x_train, y_train = _check_data(x_train, y_train, ("x_train", "y_train"), op)
     _check_dtype(model, x_train, "x_train", op)
-    if (x_val is None) != (y_val is None):
-        raise ValueError(f"{op}: give both x_val and y_val, or neither")
-    validate = x_val is not None
+    validate, epochs, batch_size, patience = check_fit_settings(op, x_val, y_val, epochs, batch_size, patience,
+                                                                min_delta)
     if validate:
         x_val, y_val = _check_data(x_val, y_val, ("x_val", "y_val"), op)
         _check_dtype(model, x_val, "x_val", op)
-    epochs = _positive(epochs, "epochs", op)
-    batch_size = _positive(batch_size, "batch_size", op)
-    if patience is not None:
-        patience = _positive(patience, "patience", op)
-        if not validate:
-            raise ValueError(f"{op}: early stopping (patience={patience}) watches the validation loss: "
-                             f"give x_val and y_val")
-    if not isinstance(min_delta, numbers.Real) or min_delta < 0:
-        raise ValueError(f"{op}: min_delta must be a number >= 0, got {min_delta!r}")
     if schedule is not None and not callable(schedule):
         raise TypeError(f"{op}: schedule must be a callable epoch -> lr (e.g. cnnlab.schedules.CosineAnnealing), "
                         f"got {type(schedule).__name__}")
@@ -214,7 +193,7 @@ def fit(model, optimizer, x_train, y_train, loss="cross_entropy", epochs: int = 
             model.train()
             order = rng.permutation(n)
             total, correct = 0.0, 0.0
-            for s in _batches(n, batch_size):
+            for s in batch_slices(n, batch_size):
                 idx = order[s]
                 xb, yb = x_train[idx], y_train[idx]
                 out = model(xb)

@@ -22,12 +22,11 @@ too); a ``torch.optim.lr_scheduler`` works as ``schedule`` as well as any ``epoc
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 import torch
 
-from .._validate import _is_int
+from .._validate import batch_slices, check_fit_settings, positive_int
 from ..numpy.training import History  # the same record of a run for both backends
 from ._device import resolve_device
 from .losses import cross_entropy, mse_loss
@@ -79,21 +78,11 @@ def _check_data(x, y, names: tuple[str, str], op: str, device):
     return x, y
 
 
-def _positive(value, name: str, op: str) -> int:
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{op}: {name} must be a positive int, got {value!r}")
-    return int(value)
-
-
 def _accuracy_count(out, y) -> float:
     """Number of correct predictions, NaN when this is not classification."""
     if y.dtype.is_floating_point or y.dtype == torch.bool or out.ndim < 2 or out.shape[0] != y.shape[0]:
         return math.nan
     return float((out.argmax(dim=1) == y).sum())
-
-
-def _batches(n: int, batch_size: int):
-    return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
 
 
 def predict(model, x, batch_size: int = 256, device=None) -> torch.Tensor:
@@ -104,12 +93,12 @@ def predict(model, x, batch_size: int = 256, device=None) -> torch.Tensor:
     """
     device = _model_device(model, device)
     x = _as_tensor(x, device)
-    batch_size = _positive(batch_size, "batch_size", "predict")
+    batch_size = positive_int(batch_size, "batch_size", "predict")
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            return torch.cat([model(x[s]) for s in _batches(len(x), batch_size)])
+            return torch.cat([model(x[s]) for s in batch_slices(len(x), batch_size)])
     finally:
         model.train(was_training)
 
@@ -122,13 +111,13 @@ def evaluate(model, x, y, loss="cross_entropy", batch_size: int = 256, device=No
     device = _model_device(model, device)
     x, y = _check_data(x, y, ("x", "y"), "evaluate", device)
     loss_fn = _resolve_loss(loss)
-    batch_size = _positive(batch_size, "batch_size", "evaluate")
+    batch_size = positive_int(batch_size, "batch_size", "evaluate")
     was_training = model.training
     model.eval()
     total, correct = 0.0, 0.0
     try:
         with torch.no_grad():
-            for s in _batches(len(x), batch_size):
+            for s in batch_slices(len(x), batch_size):
                 out = model(x[s])
                 total += float(loss_fn(out, y[s])) * len(y[s])
                 correct += _accuracy_count(out, y[s])
@@ -171,20 +160,10 @@ def fit(model, optimizer, x_train, y_train, loss="cross_entropy", epochs: int = 
     op = "fit"
     device = _model_device(model, device)
     x_train, y_train = _check_data(x_train, y_train, ("x_train", "y_train"), op, device)
-    if (x_val is None) != (y_val is None):
-        raise ValueError(f"{op}: give both x_val and y_val, or neither")
-    validate = x_val is not None
+    validate, epochs, batch_size, patience = check_fit_settings(op, x_val, y_val, epochs, batch_size, patience,
+                                                                min_delta)
     if validate:
         x_val, y_val = _check_data(x_val, y_val, ("x_val", "y_val"), op, device)
-    epochs = _positive(epochs, "epochs", op)
-    batch_size = _positive(batch_size, "batch_size", op)
-    if patience is not None:
-        patience = _positive(patience, "patience", op)
-        if not validate:
-            raise ValueError(f"{op}: early stopping (patience={patience}) watches the validation loss: "
-                             f"give x_val and y_val")
-    if not isinstance(min_delta, numbers.Real) or min_delta < 0:
-        raise ValueError(f"{op}: min_delta must be a number >= 0, got {min_delta!r}")
     torch_scheduler = hasattr(schedule, "step") and hasattr(schedule, "get_last_lr")
     if schedule is not None and not torch_scheduler and not callable(schedule):
         raise TypeError(f"{op}: schedule must be a callable epoch -> lr (e.g. cnnlab.schedules.CosineAnnealing) "
@@ -211,7 +190,7 @@ def fit(model, optimizer, x_train, y_train, loss="cross_entropy", epochs: int = 
             model.train()
             order = torch.from_numpy(rng.permutation(n)).to(device)  # the NumPy backend's order
             total, correct = 0.0, 0.0
-            for s in _batches(n, batch_size):
+            for s in batch_slices(n, batch_size):
                 idx = order[s]
                 xb, yb = x_train[idx], y_train[idx]
                 out = model(xb)
