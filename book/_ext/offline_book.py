@@ -43,11 +43,9 @@ class SearchChineseWithSubwords(SearchChinese):
     """
 
     def split(self, input: str) -> list[str]:
-        words = super().split(input)
-        try:
-            import jieba
-        except ImportError:
-            return words
+        import jieba  # present: _check_config stops the build without it
+
+        words = super().split(input)  # initialises jieba's dictionary
         known = jieba.dt.FREQ  # word -> frequency; prefixes of words are there with 0
         # words of 4 or more characters strictly inside w (jieba already adds those of 2 and 3)
         inner = [w[i:j] for w in words if len(w) > 4
