@@ -1,4 +1,4 @@
-"""Figures the book and the labs draw.
+"""Figures shared by every chapter: image grids.
 
 Labels are English or math on purpose: matplotlib warns about missing glyphs for Chinese text on
 machines without CJK fonts, and the book treats any warning as an error. Chinese goes in the prose.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+__all__ = ["show_images"]
 
 
 def show_images(images, titles=None, ncols: int = 8, cmap: str = "gray", size: float = 1.2, axes=None):

@@ -1,0 +1,5 @@
+"""Figures: animation."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""Figures: networks."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

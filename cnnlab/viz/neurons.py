@@ -1,0 +1,5 @@
+"""Figures: neurons."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
