@@ -102,3 +102,20 @@ def test_schedules_return_python_floats():
 def test_bad_arguments_are_rejected(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+@pytest.mark.parametrize("lr, warmup, total, eta_min", [
+    (0.1, 4, 14, 0.0), (0.05, 1, 10, 1e-3), (0.3, 10, 100, 0.01), (0.1, 3, 4, 0.0),
+])
+def test_warmup_cosine_matches_torch_linear_then_cosine(lr, warmup, total, eta_min):
+    """The warm-up is torch's LinearLR from lr / (warmup + 1) to lr, then CosineAnnealingLR, chained by
+    SequentialLR; equal up to total_epochs (after it torch's cosine rises again, ours stays at eta_min)."""
+    from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
+
+    def make(o):
+        warm = LinearLR(o, start_factor=1 / (warmup + 1), end_factor=1.0, total_iters=warmup)
+        return SequentialLR(o, [warm, CosineAnnealingLR(o, T_max=total - warmup, eta_min=eta_min)],
+                            milestones=[warmup])
+
+    expected = torch_lrs(make, lr, total + 1)
+    assert WarmupCosine(lr, warmup, total, eta_min).values(total + 1) == pytest.approx(expected, abs=1e-12, rel=0)
