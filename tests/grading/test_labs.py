@@ -24,6 +24,12 @@ from cnnlab.grading.student import Lab
 
 #: lab -> (question, function, a wrong version of that function which breaks only that question)
 WRONG = {
+    "lab1_neuron": ("q4", "numerical_derivative", '''
+def numerical_derivative(name, x, h=1e-5):
+    # the classic mistake: the one-sided difference, whose error is proportional to h
+    f = FUNCTIONS[name]
+    return (f(x + h) - f(x)) / h
+'''),
     "lab2_conv_pool": ("q4", "avg_pool2d", '''
 def avg_pool2d(x, kernel_size, stride=None):
     # the classic mistake: the window's sum instead of its mean
