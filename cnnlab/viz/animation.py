@@ -206,7 +206,7 @@ def _figure(panels: list, caption: str, fig=None, lines: int = 1):
         for r in range(h):
             for c in range(w):
                 ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor=p.fills.get((r, c), _EMPTY),
-                                       edgecolor="0.55", linewidth=0.8))
+                                       edgecolor="0.55", linewidth=0.8, clip_on=False))  # outer lines too
                 v = p.values[r, c]
                 if not np.isnan(v):
                     ax.text(c, r, _fmt(v), ha="center", va="center", fontsize=size,
@@ -217,7 +217,7 @@ def _figure(panels: list, caption: str, fig=None, lines: int = 1):
         if p.box is not None:
             top, left, bh, bw = p.box
             ax.add_patch(Rectangle((left - 0.5, top - 0.5), bw, bh, fill=False, edgecolor="#d94801",
-                                   linewidth=2.0, linestyle="--"))
+                                   linewidth=2.0, linestyle="--", clip_on=False))
     fig.text(0.15 / fig_w, (0.22 * n_lines + 0.1) / fig_h, caption, ha="left", va="top", fontsize=11,
              family="monospace", linespacing=1.25)
     return fig
