@@ -10,10 +10,12 @@ import math
 
 import numpy as np
 
+from .style import BOOK_FIGURE_WIDTH, BOOK_FONT_SIZE
+
 __all__ = ["show_images"]
 
 
-def show_images(images, titles=None, ncols: int = 8, cmap: str = "gray", size: float = 1.2, axes=None):
+def show_images(images, titles=None, ncols: int = 8, cmap: str = "gray", size: float | None = None, axes=None):
     """Draw images in a grid and return the figure.
 
     Args:
@@ -21,7 +23,8 @@ def show_images(images, titles=None, ncols: int = 8, cmap: str = "gray", size: f
         titles: optional sequence of N short strings (English or numbers).
         ncols: images per row.
         cmap: colour map for one-channel images.
-        size: inches per image.
+        size: inches per image; by default the row fills the book's 7-inch figure width (style.BOOK_FIGURE_WIDTH),
+            so that titles stay as large as the body text once the figure is shown in the text column.
     """
     import matplotlib.pyplot as plt
 
@@ -35,13 +38,16 @@ def show_images(images, titles=None, ncols: int = 8, cmap: str = "gray", size: f
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"show_images: got {len(images)} images but {len(titles)} titles")
     ncols = max(1, min(ncols, len(images)))
+    if size is None:
+        size = BOOK_FIGURE_WIDTH / max(ncols, 4)  # never wider than the column; few images stay small
     nrows = math.ceil(len(images) / ncols)
-    fig, grid = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    title_room = 0.35 if titles is not None else 0.0  # inches for a line of title text above each image
+    fig, grid = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + title_room) * nrows), squeeze=False)
     for k, ax in enumerate(grid.flat):
         ax.axis("off")
         if k < len(images):
             ax.imshow(images[k], cmap=cmap if images[k].ndim == 2 else None)
             if titles is not None:
-                ax.set_title(str(titles[k]), fontsize=9)
+                ax.set_title(str(titles[k]), fontsize=BOOK_FONT_SIZE)
     fig.tight_layout()
     return fig

@@ -1,16 +1,22 @@
-"""Fixtures for the tests of the built book in _build/html (scripts/test.sh builds it first)."""
+"""Fixtures for the tests of the built book in _build/html (scripts/test.sh builds it first).
+
+CNNLAB_BOOK_HTML=/path/to/html points the tests at another build (e.g. one made by a partial build).
+"""
 
 from __future__ import annotations
 
 import functools
 import http.server
+import os
+import shutil
 import threading
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HTML = ROOT / "_build" / "html"
+HTML = Path(os.environ.get("CNNLAB_BOOK_HTML", ROOT / "_build" / "html"))
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +49,39 @@ def book_server(html_dir):
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):  # keep pytest's output for failures
         pass
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Flags for a root user on a machine with no network (see the machine notes in the README).
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+class PageVisit:
+    """A page opened in a fresh tab, with every problem it reported."""
+
+    def __init__(self, browser, url: str, width: int = 1280, height: int = 900):
+        self.page = browser.new_page(viewport={"width": width, "height": height})
+        self.problems: list[str] = []
+        host = urlparse(url).netloc
+        self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console error: {m.text}"))
+        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        self.page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url} ({r.failure})"))
+        self.page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
+        self.page.on("request", lambda r: urlparse(r.url).scheme in ("http", "https")
+                     and urlparse(r.url).netloc != host and self.problems.append(f"request to another host: {r.url}"))
+        self.page.goto(url, wait_until="networkidle")
+
+    def close(self):
+        self.page.close()

@@ -8,45 +8,12 @@ page finds a Chinese term. Skips with the reason where Chromium is absent (.ci/r
 from __future__ import annotations
 
 import re
-import shutil
-from urllib.parse import urlparse
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from .conftest import CHROMIUM, PageVisit
+
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium)")
-
-# Flags for a root user on a machine with no network (see the machine notes in the README).
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield browser
-        browser.close()
-
-
-class PageVisit:
-    """A page opened in a fresh tab, with every problem it reported."""
-
-    def __init__(self, browser, url: str):
-        self.page = browser.new_page()
-        self.problems: list[str] = []
-        host = urlparse(url).netloc
-        self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console error: {m.text}"))
-        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        self.page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url} ({r.failure})"))
-        self.page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
-        self.page.on("request", lambda r: urlparse(r.url).scheme in ("http", "https")
-                     and urlparse(r.url).netloc != host and self.problems.append(f"request to another host: {r.url}"))
-        self.page.goto(url, wait_until="networkidle")
-
-    def close(self):
-        self.page.close()
 
 
 def _visit_every_page(browser, book_server, book_pages, html_dir, check):

@@ -29,7 +29,7 @@ def _build(tmp_path: Path, source: str) -> subprocess.CompletedProcess:
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     # the same configuration, with the paths it names made absolute
     config["html"]["favicon"] = str(ROOT / config["html"]["favicon"])
-    config["sphinx"]["local_extensions"] = {"offline_book": str(ROOT / "book" / "_ext")}
+    config["sphinx"]["local_extensions"] = {k: str(ROOT / v) for k, v in config["sphinx"]["local_extensions"].items()}
     config["sphinx"]["config"]["html_static_path"] = [str(ROOT / p) for p in config["sphinx"]["config"]["html_static_path"]]
     (tmp_path / "_config.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: page\n", encoding="utf-8")

@@ -1,0 +1,194 @@
+"""Print the built HTML book (_build/html) as one PDF with the system Chromium, offline.
+
+usage: .venv/bin/python scripts/build_pdf.py [--html _build/html] [--out _build/pdf/cnnlab-book.pdf]
+
+The pages are served from 127.0.0.1 and joined, in the order of _toc.yml, into one document: a
+title page, a table of contents with page numbers, then every chapter on a new page. MathJax
+typesets the math as on screen, figures stay vector (SVG), Chinese text is real text in embedded
+Noto CJK fonts (selectable, searchable), code wraps at the margin (the book's print style in
+book/_ext/static/cnnlab-book.css), and every page has its number in the footer. The table of
+contents is printed twice: the first print tells on which page each chapter starts (from the PDF's
+own links), the second prints those numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import io
+import re
+import shutil
+import sys
+import threading
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+FOOTER = ('<div style="width:100%;font-size:9px;color:#555;text-align:center;">'
+          '<span class="pageNumber"></span> / <span class="totalPages"></span></div>')
+
+
+def toc_entries(toc_file: Path) -> list[tuple[str | None, str]]:
+    """(part caption or None, docname) for every page of the book, in reading order."""
+    toc = yaml.safe_load(toc_file.read_text(encoding="utf-8"))
+    entries = [(None, toc["root"])]
+    for part in toc.get("parts", []):
+        for chapter in part.get("chapters", []):
+            entries.append((part.get("caption"), chapter["file"]))
+    return entries
+
+
+# Runs in the browser on the root page: replace its article with the whole book.
+ASSEMBLE = """async ({entries, title, author}) => {
+  const article = document.querySelector("article.bd-article");
+  const base = location.href;
+  const chapters = [];
+  const docOf = (url) => { const u = new URL(url); u.hash = ""; return u.href; };
+  const ids = new Map(entries.map((e, i) => [docOf(new URL(e.doc + ".html", new URL("/", base)).href), "c" + i]));
+  for (const [i, entry] of entries.entries()) {
+    const url = new URL(entry.doc + ".html", new URL("/", base)).href;
+    const html = await (await fetch(url)).text();
+    const page = new DOMParser().parseFromString(html, "text/html");
+    const content = page.querySelector("article.bd-article");
+    if (!content) throw new Error("no article in " + url);
+    // make every link and image absolute, ids unique per chapter, links between pages internal
+    content.querySelectorAll("[src]").forEach(el => el.setAttribute("src", new URL(el.getAttribute("src"), url).href));
+    content.querySelectorAll("[id]").forEach(el => el.id = `c${i}-${el.id}`);
+    content.querySelectorAll("a[href]").forEach(a => {
+      const target = new URL(a.getAttribute("href"), url);
+      const chapter = ids.get(docOf(target.href));
+      if (chapter) a.setAttribute("href", target.hash ? `#${chapter}-${decodeURIComponent(target.hash.slice(1))}` : `#${chapter}`);
+      else a.setAttribute("href", target.href);
+    });
+    const h1 = content.querySelector("h1");
+    const section = document.createElement("section");
+    section.className = "pdf-chapter";
+    section.id = "c" + i;
+    section.append(...content.childNodes);
+    chapters.push({section, part: entry.part, title: h1 ? h1.textContent.replace(/#$/, "").trim() : entry.doc});
+  }
+  // title page and table of contents
+  const front = document.createElement("section");
+  front.className = "pdf-front";
+  let toc = `<div class="pdf-title"><h1>${title}</h1><p>${author}</p></div><nav class="pdf-toc"><h2>目录</h2><ol>`;
+  let part = null;
+  for (const [i, ch] of chapters.entries()) {
+    if (ch.part && ch.part !== part) { toc += `<li class="pdf-toc-part">${ch.part}</li>`; part = ch.part; }
+    toc += `<li><a href="#c${i}"><span class="pdf-toc-title">${ch.title}</span><span class="pdf-toc-page" data-chapter="c${i}">000</span></a></li>`;
+  }
+  front.innerHTML = toc + "</ol></nav>";
+  article.replaceChildren(front, ...chapters.map(c => c.section));
+  // on paper: answers open, folded code stays folded (its summary says nothing on paper)
+  article.querySelectorAll(".toggle-hidden").forEach(el => el.classList.remove("toggle-hidden"));
+  article.querySelectorAll("details:not(.hide)").forEach(d => d.open = true);
+  article.querySelectorAll(".toggle-button").forEach(el => el.remove());
+  if (window.MathJax && MathJax.typesetPromise) { await MathJax.startup.promise; await MathJax.typesetPromise([article]); }
+  await Promise.all([...document.images].map(img => img.complete ? null : new Promise(r => { img.onload = img.onerror = r; })));
+  return chapters.map(c => c.title);
+}"""
+
+PDF_CSS = """
+@media print {
+  .pdf-front .pdf-title { text-align: center; margin-top: 30vh; break-after: page; }
+  .pdf-front .pdf-title h1 { font-size: 2.2em; }
+  .pdf-toc ol { list-style: none; padding: 0; }
+  .pdf-toc li { margin: 0.25em 0; }
+  .pdf-toc li.pdf-toc-part { font-weight: bold; margin-top: 0.8em; }
+  .pdf-toc a { display: flex; gap: 0.5em; color: inherit; }
+  .pdf-toc .pdf-toc-title { flex: 1; border-bottom: 1px dotted #999; }
+  .pdf-toc .pdf-toc-page { min-width: 2.5em; text-align: right; }
+  section.pdf-chapter { break-before: page; }
+  details.hide > summary { display: none; }
+}
+"""
+
+
+def chapter_pages(pdf_bytes: bytes) -> dict[str, int]:
+    """chapter id ("c3") -> 1-based page where it starts, from the PDF's named destinations.
+
+    Chromium writes one named destination for each element a link points at: the table of
+    contents links every chapter, so every chapter's start is one.
+    """
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(pdf_bytes))
+    pages = {}
+    for name, dest in reader.named_destinations.items():
+        key = name.lstrip("/")
+        if re.fullmatch(r"c\d+", key):
+            pages[key] = reader.get_destination_page_number(dest) + 1
+    return pages
+
+
+def build_pdf(html_dir: Path, out: Path, chromium: str) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    if not (html_dir / "index.html").is_file():
+        raise SystemExit(f"build_pdf: no built book in {html_dir}; run `bash scripts/build-book.sh` first")
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    entries = [{"part": part, "doc": doc} for part, doc in toc_entries(ROOT / "_toc.yml")]
+    missing = [e["doc"] for e in entries if not (html_dir / f"{e['doc']}.html").is_file()]
+    if missing:
+        raise SystemExit(f"build_pdf: pages of _toc.yml missing from {html_dir}: {missing}")
+
+    handler = functools.partial(_QuietHandler, directory=str(html_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1000, "height": 1400})
+            outside = []
+            page.on("request", lambda r: r.url.startswith(("http:", "https:")) and not r.url.startswith(base)
+                    and outside.append(r.url))
+            page.goto(base + entries[0]["doc"] + ".html", wait_until="networkidle")
+            titles = page.evaluate(ASSEMBLE, {"entries": entries, "title": config["title"], "author": config["author"]})
+            page.add_style_tag(content=PDF_CSS)
+            page.emulate_media(media="print")
+            options = dict(format="A4", print_background=True, display_header_footer=True, header_template="<div></div>",
+                           footer_template=FOOTER, margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"},
+                           outline=True, tagged=True)
+            first = page.pdf(**options)
+            starts = chapter_pages(first)
+            if len(starts) != len(entries):
+                raise SystemExit(f"build_pdf: found the first page of {len(starts)} of {len(entries)} chapters in the PDF")
+            page.evaluate("""starts => document.querySelectorAll(".pdf-toc-page").forEach(
+                el => el.textContent = starts[el.dataset.chapter])""", starts)
+            pdf = page.pdf(**options)
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    if outside:
+        raise SystemExit(f"build_pdf: the pages asked for files from another host: {outside[:5]}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(pdf)
+    return {"chapters": dict(zip(titles, (starts[f"c{i}"] for i in range(len(titles))))), "bytes": len(pdf)}
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html")
+    parser.add_argument("--out", type=Path, default=ROOT / "_build" / "pdf" / "cnnlab-book.pdf")
+    parser.add_argument("--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser"))
+    args = parser.parse_args(argv)
+    if not args.chromium:
+        raise SystemExit("build_pdf: needs the system Chromium (Debian: apt-get install chromium fonts-noto-cjk)")
+    result = build_pdf(args.html, args.out, args.chromium)
+    for title, start in result["chapters"].items():
+        print(f"{start:4d}  {title}")
+    print(f"build_pdf: {args.out} ({result['bytes'] / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
