@@ -99,7 +99,8 @@ _ICONS = {"fa-minus": "\u2212", "fa-fast-backward": "\u21e4", "fa-step-backward"
 _STYLE = ("<style>.cnnlab-animation{max-width:100%;overflow-x:auto}"
           ".cnnlab-animation .animation{max-width:100%}"
           ".cnnlab-animation .animation img{max-width:100%;height:auto}"
-          ".cnnlab-animation input[type=range].anim-slider{width:min(374px,90%)}</style>")
+          ".cnnlab-animation input[type=range].anim-slider{width:min(374px,90%)}"
+          ".cnnlab-animation .anim-buttons button{width:32px}</style>")  # 9 buttons fit a phone
 
 
 def _palette_png(b64: str) -> str:

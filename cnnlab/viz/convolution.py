@@ -1,4 +1,6 @@
-"""Figures of chapters 5-6 (convolution and pooling): grids of numbers and the layers of a typical CNN.
+"""Figures of chapters 5-6 (convolution and pooling): the layers of a typical CNN, photos and feature maps.
+
+Grids of numbers: ``show_number_grids`` (cnnlab.viz.networks) and the frames of ``cnnlab.viz.animation``.
 
 Labels are English or math on purpose (see ``cnnlab.viz``); the Chinese goes in the prose.
 """
@@ -7,36 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .animation import _figure, _Panel, _plane
-
-__all__ = ["show_number_grids", "draw_cnn_layers", "thumbnail", "show_as_jpeg"]
-
-
-def show_number_grids(arrays, titles, highlights=None, marks=None, caption: str = ""):
-    """Small 2-D arrays side by side, every number written in its cell (the still version of an animation).
-
-    Args:
-        arrays: sequence of 2-D arrays (at most 4; cells get smaller as the grids get wider).
-        titles: one short title per array (English or math).
-        highlights: optional, per array, a collection of (row, col) cells shaded orange (e.g. a window).
-        marks: optional, per array, a collection of (row, col) cells outlined in red (e.g. the maxima).
-        caption: optional text under the grids (e.g. the arithmetic).
-
-    Returns:
-        the matplotlib Figure.
-    """
-    arrays = [_plane(a, f"arrays[{i}]", "show_number_grids", "(H, W)") for i, a in enumerate(arrays)]
-    if len(titles) != len(arrays):
-        raise ValueError(f"show_number_grids: got {len(arrays)} arrays but {len(titles)} titles")
-    for name, per_array in (("highlights", highlights), ("marks", marks)):
-        if per_array is not None and len(per_array) != len(arrays):
-            raise ValueError(f"show_number_grids: {name} must have one entry per array ({len(arrays)}), "
-                             f"got {len(per_array)}")
-    highlights = highlights or [()] * len(arrays)
-    marks = marks or [()] * len(arrays)
-    panels = [_Panel(t, a, fills={tuple(c): "#fee6ce" for c in h}, marks=tuple(tuple(c) for c in m))
-              for a, t, h, m in zip(arrays, titles, highlights, marks)]
-    return _figure(panels, caption, lines=max(1, caption.count("\n") + 1))
+__all__ = ["draw_cnn_layers", "thumbnail", "show_as_jpeg"]
 
 
 def thumbnail(img, max_width: int = 320) -> np.ndarray:
