@@ -213,13 +213,14 @@ def draw_computational_graph(nodes: dict, edges, ax=None, figsize=(7.0, 3.4), ou
 
 
 def plot_gradient_norms(norms: dict, ax=None, xlabel: str = "layer (1 = closest to the input)",
-                        ylabel: str = "gradient norm"):
+                        ylabel: str = "gradient norm", legend: bool = True):
     """The size of the gradient at each depth, one line per network, on a logarithmic axis.
 
     Args:
         norms: ``{name: sequence of positive numbers}``, entry ``i`` for layer ``i + 1`` (input side first).
         ax: an axes to draw into; default a new figure.
         xlabel, ylabel: axis labels (English or math).
+        legend: draw the legend (False for the second of two panels that show the same networks).
 
     Returns:
         the figure.
@@ -239,6 +240,7 @@ def plot_gradient_norms(norms: dict, ax=None, xlabel: str = "layer (1 = closest 
         ax.semilogy(np.arange(1, values.size + 1), values, "o-", ms=3, label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=9)
+    if legend:
+        ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
