@@ -124,6 +124,93 @@ def chapter_pages(pdf_bytes: bytes) -> dict[str, int]:
     return pages
 
 
+# Chromium writes the text of a CJK glyph as the lowest code point the font maps to it. Noto CJK draws
+# the Kangxi radicals (U+2F00-2FDF) and the CJK radicals supplement (U+2E80-2EFF) with the same glyphs
+# as common characters, so 网 would be copied and searched as the radical ⽹. Map them back.
+RADICALS = range(0x2E80, 0x2FE0)
+UNIFIED = (range(0x3400, 0xA000), range(0xF900, 0xFB00), range(0x20000, 0x32000))
+
+
+@functools.lru_cache(maxsize=None)
+def _radical_map(family: str) -> dict[int, int]:
+    """radical code point -> the ideograph the font family draws with the same glyph."""
+    import subprocess
+
+    import matplotlib.ft2font as ft2font
+
+    found = subprocess.run(["fc-match", "-f", "%{file}\n%{index}", family], capture_output=True, text=True).stdout.split("\n")
+    if len(found) < 2 or not found[0]:
+        return {}
+    font = ft2font.FT2Font(found[0], face_index=int(found[1] or 0))
+    charmap = font.get_charmap()  # code point -> glyph
+    by_glyph: dict[int, list[int]] = {}
+    for code, glyph in charmap.items():
+        by_glyph.setdefault(glyph, []).append(code)
+    mapping = {}
+    for code, glyph in charmap.items():
+        if code in RADICALS:
+            same = [c for c in by_glyph[glyph] if any(c in block for block in UNIFIED)]
+            if same:
+                mapping[code] = min(same)
+    return mapping
+
+
+def _fix_cmap(cmap: str, mapping: dict[int, int]) -> str:
+    """Rewrite a ToUnicode CMap: radicals become ideographs (ranges through radicals become single entries)."""
+    single = []
+
+    def char(match):
+        source, target = match.group(1), int(match.group(2), 16)
+        return f"<{source}> <{mapping.get(target, target):04X}>"
+
+    def ranges(block):
+        kept = []
+        for line in block.group(1).strip().splitlines():
+            m = re.fullmatch(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]{4})>", line.strip())
+            if not m:
+                kept.append(line)
+                continue
+            first, last, target = int(m.group(1), 16), int(m.group(2), 16), int(m.group(3), 16)
+            if not any(target + k in mapping for k in range(last - first + 1)):
+                kept.append(line)
+                continue
+            width = len(m.group(1))
+            single += [f"<{first + k:0{width}X}> <{mapping.get(target + k, target + k):04X}>" for k in range(last - first + 1)]
+        return f"{len(kept)} beginbfrange\n" + "\n".join(kept) + "\nendbfrange" if kept else ""
+
+    cmap = re.sub(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]{4})>(?=\s*(?:<[0-9A-Fa-f]+>\s*<|endbfchar))", char, cmap)
+    cmap = re.sub(r"\d+\s+beginbfrange(.*?)endbfrange", ranges, cmap, flags=re.S)
+    blocks = [single[k:k + 100] for k in range(0, len(single), 100)]
+    extra = "".join(f"{len(b)} beginbfchar\n" + "\n".join(b) + "\nendbfchar\n" for b in blocks)
+    return cmap.replace("endcmap", extra + "endcmap", 1)
+
+
+def searchable_cjk(pdf_bytes: bytes) -> bytes:
+    """The PDF with the text of every CJK font mapped to ideographs instead of radicals."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_bytes)))
+    done = set()
+    for page in writer.pages:
+        fonts = (page.get("/Resources") or {}).get("/Font") or {}
+        for ref in fonts.values():
+            font = ref.get_object()
+            descriptors = [font.get("/FontDescriptor")] + [d.get_object().get("/FontDescriptor")
+                                                            for d in font.get("/DescendantFonts") or []]
+            family = next((str(d.get_object().get("/FontFamily")) for d in descriptors
+                           if d is not None and "CJK" in str(d.get_object().get("/FontFamily", ""))), None)
+            to_unicode = font.get("/ToUnicode")
+            if family is None or to_unicode is None or id(to_unicode.get_object()) in done:
+                continue
+            stream = to_unicode.get_object()
+            done.add(id(stream))
+            fixed = _fix_cmap(stream.get_data().decode("latin-1"), _radical_map(family))
+            stream.set_data(fixed.encode("latin-1"))  # pypdf compresses it again with the stream's filter
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def build_pdf(html_dir: Path, out: Path, chromium: str) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -166,6 +253,7 @@ def build_pdf(html_dir: Path, out: Path, chromium: str) -> dict:
         server.server_close()
     if outside:
         raise SystemExit(f"build_pdf: the pages asked for files from another host: {outside[:5]}")
+    pdf = searchable_cjk(pdf)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(pdf)
     return {"chapters": dict(zip(titles, (starts[f"c{i}"] for i in range(len(titles))))), "bytes": len(pdf)}
