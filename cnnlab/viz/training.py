@@ -169,7 +169,7 @@ def draw_computational_graph(nodes: dict, edges, ax=None, figsize=(7.0, 3.4), ou
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize)
     fig = ax.figure
-    radius = 0.28
+    radius = 0.32
     green, red = "#1a7f37", "#cf222e"
 
     def edge(p, q, spec, start_r, end_r):
@@ -179,13 +179,17 @@ def draw_computational_graph(nodes: dict, edges, ax=None, figsize=(7.0, 3.4), ou
         s = (x0 + ux * start_r, y0 + uy * start_r)
         e = (x1 - ux * end_r, y1 - uy * end_r)
         ax.annotate("", xy=e, xytext=s, arrowprops=dict(arrowstyle="-|>", color="0.35", lw=1.2))
-        mx, my = (s[0] + e[0]) / 2, (s[1] + e[1]) / 2
+        # labels 40 % along the edge: where edges meet at a node they are still apart
+        mx, my = s[0] + 0.4 * (e[0] - s[0]), s[1] + 0.4 * (e[1] - s[1])
         nx, ny = -uy, ux  # normal to the edge, pointing "up" for a left-to-right edge
-        ax.text(mx + 0.17 * nx, my + 0.17 * ny, _fmt(spec["value"]), color=green, ha="center", va="center",
-                fontsize=10, fontweight="bold")
+        steep = abs(nx) > abs(ny)  # a steep edge: the labels go beside it, aligned away from it
+        above, below = ("right", "left") if nx < 0 else ("left", "right")
+        gap = 0.12 if steep else 0.24
+        ax.text(mx + gap * nx, my + gap * ny, _fmt(spec["value"]), color=green, va="center",
+                ha=above if steep else "center", fontsize=11, fontweight="bold")
         if spec.get("grad") is not None:
-            ax.text(mx - 0.17 * nx, my - 0.17 * ny, _fmt(spec["grad"]), color=red, ha="center", va="center",
-                    fontsize=10, fontweight="bold")
+            ax.text(mx - gap * nx, my - gap * ny, _fmt(spec["grad"]), color=red, va="center",
+                    ha=below if steep else "center", fontsize=11, fontweight="bold")
 
     def reach(name):
         return radius if nodes[name].get("op") else 0.25
@@ -197,9 +201,9 @@ def draw_computational_graph(nodes: dict, edges, ax=None, figsize=(7.0, 3.4), ou
         x, y = spec["xy"]
         if spec.get("op"):
             ax.add_patch(plt.Circle((x, y), radius, facecolor="#eef3fb", edgecolor="0.2", lw=1.3))
-            ax.text(x, y, spec["label"], ha="center", va="center", fontsize=12)
+            ax.text(x, y, spec["label"], ha="center", va="center", fontsize=13)
         else:
-            ax.text(x, y, spec["label"], ha="center", va="center", fontsize=12)
+            ax.text(x, y, spec["label"], ha="center", va="center", fontsize=14)
         if name not in feeders:  # the output: a short edge of its own carries its value and gradient
             edge((x, y), (x + output_stub + reach(name), y), spec, reach(name), 0.0)
     xs = [s["xy"][0] for s in nodes.values()]
