@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Every text of these figures is at least 12 pt: a figure at most 7 in wide is shown at its natural size in the
+# book's text column, where 12 pt is 16 px, the size of the body text.
+_PT = 12
+
 __all__ = ["show_number_grids", "show_pixels", "LayerTrace", "trace_layers", "describe_layer", "show_channels",
            "show_feature_maps", "show_parameter_counts"]
 
@@ -31,7 +35,7 @@ def _as_2d(array, op: str, what: str) -> np.ndarray:
 
 def _fmt_number(v, fmt: str) -> str:
     s = fmt.format(v)
-    return "0" if s in ("-0", "-0.0", "-0.00") else s
+    return s[1:] if s.startswith("-") and float(s) == 0 else s  # "-0.00" (a tiny negative) reads as 0.00
 
 
 def _number_panel(ax, a, title, fmt, cmap, vmin, vmax, highlight=None):
@@ -42,24 +46,24 @@ def _number_panel(ax, a, title, fmt, cmap, vmin, vmax, highlight=None):
     mid = (vmin + vmax) / 2
     for (i, j), v in np.ndenumerate(a):
         dark = (v > mid + 0.25 * (vmax - vmin)) if cmap != "RdBu_r" else abs(v - mid) > 0.3 * (vmax - vmin)
-        ax.text(j, i, _fmt_number(v, fmt), ha="center", va="center", fontsize=11 if a.shape[1] <= 6 else 9,
+        ax.text(j, i, _fmt_number(v, fmt), ha="center", va="center", fontsize=_PT,
                 color="white" if dark else "black")
     if highlight is not None:  # cells (i, j) framed in red, e.g. where the maxima were
         for i, j in highlight:
             ax.add_patch(mpatches.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", lw=2.5))
     ax.set_xticks(np.arange(a.shape[1]))
     ax.set_yticks(np.arange(a.shape[0]))
-    ax.tick_params(length=0, labelsize=9)
+    ax.tick_params(length=0, labelsize=_PT)
     ax.set_xticks(np.arange(a.shape[1] + 1) - 0.5, minor=True)
     ax.set_yticks(np.arange(a.shape[0] + 1) - 0.5, minor=True)
     ax.grid(which="minor", color="grey", lw=0.6)
     ax.tick_params(which="minor", length=0)
     if title:
-        ax.set_title(title)
+        ax.set_title(title, fontsize=_PT)
 
 
 def show_number_grids(arrays, titles=None, fmt: str = "{:g}", cmap: str = "Blues", shared_scale: bool = False,
-                      ncols: int = 3, highlight=None, cell: float = 0.42):
+                      ncols: int = 3, highlight=None, cell: float | None = None):
     """Small arrays side by side as tables of numbers (the slides' way of drawing inputs, kernels, outputs).
 
     Args:
@@ -70,7 +74,8 @@ def show_number_grids(arrays, titles=None, fmt: str = "{:g}", cmap: str = "Blues
         shared_scale: one colour scale for all arrays (to compare values across panels).
         ncols: panels per row (at most 3 keeps them readable on a phone).
         highlight: optional list (one entry per array) of lists of cells (i, j) to frame in red.
-        cell: inches per cell; the figure grows with the largest array.
+        cell: inches per cell (default: wide enough for the longest number at 12 pt); the figure grows
+            with the largest array, up to 7 inches wide.
 
     Returns:
         the matplotlib figure.
@@ -86,6 +91,9 @@ def show_number_grids(arrays, titles=None, fmt: str = "{:g}", cmap: str = "Blues
         raise ValueError(f"show_number_grids: got {len(arrays)} arrays but {len(highlight)} highlight lists")
     ncols = max(1, min(ncols, len(arrays)))
     nrows = math.ceil(len(arrays) / ncols)
+    if cell is None:  # about 0.1 inch per character of a 12 pt number, and some room around it
+        longest = max(len(_fmt_number(v, fmt)) for a in arrays for v in a.ravel())
+        cell = max(0.42, 0.1 * longest + 0.16)
     h = max(a.shape[0] for a in arrays)
     widths = [max(a.shape[1] for a in arrays[c::ncols]) for c in range(ncols)]
     fig_w = min(7.0, cell * sum(widths) + 0.6 * ncols)
@@ -112,7 +120,8 @@ def show_number_grids(arrays, titles=None, fmt: str = "{:g}", cmap: str = "Blues
     return fig
 
 
-def show_pixels(images, titles=None, ncols: int = 3, vmin: float = 0.0, vmax: float = 1.0, size: float = 2.3):
+def show_pixels(images, titles=None, ncols: int = 3, vmin: float = 0.0, vmax: float = 1.0, size: float = 2.3,
+                sizes: bool = True):
     """Images side by side with every pixel drawn as a sharp square, all on the same grey scale.
 
     Unlike :func:`cnnlab.viz.show_images`, nothing smooths the pixels on the screen (``interpolation="nearest"``)
@@ -120,7 +129,8 @@ def show_pixels(images, titles=None, ncols: int = 3, vmin: float = 0.0, vmax: fl
 
     Args:
         images: list of 2-D arrays (grey) or (H, W, 3) arrays (colour, values in ``vmin .. vmax``).
-        titles: one short English title per image (the size is added: "nearest 64x64").
+        titles: one short English title per image.
+        sizes: add each image's size to its title ("nearest 64x64").
         ncols: images per row.
         size: inches per image.
     """
@@ -146,8 +156,9 @@ def show_pixels(images, titles=None, ncols: int = 3, vmin: float = 0.0, vmax: fl
             ax.imshow(np.clip((im - vmin) / (vmax - vmin), 0, 1), interpolation="nearest")
         else:
             ax.imshow(im, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
-        label = f"{im.shape[0]}x{im.shape[1]}"
-        ax.set_title(label if titles is None else f"{titles[k]} {label}", fontsize=11)
+        parts = ([] if titles is None else [str(titles[k])]) + ([f"{im.shape[0]}x{im.shape[1]}"] if sizes else [])
+        if parts:
+            ax.set_title(" ".join(parts), fontsize=_PT)
     fig.tight_layout()
     return fig
 
@@ -227,7 +238,7 @@ def trace_layers(model, x) -> LayerTrace:
     return LayerTrace(names, outputs, params)
 
 
-def show_channels(maps, ncols: int = 8, cmap: str = "RdBu_r", size: float = 0.85, titles=None, suptitle=None):
+def show_channels(maps, ncols: int = 8, cmap: str = "RdBu_r", size: float = 0.75, titles=None, suptitle=None):
     """The channels of one array in a grid, all on one colour scale (white = 0 with the default ``RdBu_r``).
 
     Args:
@@ -255,8 +266,9 @@ def show_channels(maps, ncols: int = 8, cmap: str = "RdBu_r", size: float = 0.85
         ax.axis("off")
         if k < n:
             image = ax.imshow(maps[k], cmap=cmap, vmin=lo, vmax=m, interpolation="nearest")
-            ax.set_title(str(k) if titles is None else titles[k], fontsize=9, pad=2)
-    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, pad=0.02)
+            ax.set_title(str(k) if titles is None else titles[k], fontsize=_PT, pad=2)
+    bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, pad=0.02)
+    bar.ax.tick_params(labelsize=_PT)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
@@ -300,14 +312,15 @@ def show_feature_maps(trace: LayerTrace, channels: int = 8, size: float = 0.8):
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if c == 0:
-                    ax.set_title(title, loc="left", fontsize=11)
+                    ax.set_title(title, loc="left", fontsize=_PT)
             continue
         ax = fig.add_subplot(grid[r, :])
-        ax.set_title(f"{name}: {shape}", loc="left", fontsize=11)
+        ax.set_title(f"{name}: {shape}", loc="left", fontsize=_PT)
         if r == last:  # the scores of the classes
             ax.bar(np.arange(sample.size), sample, color=np.where(sample == sample.max(), "C3", "C0"))
             ax.set_xticks(np.arange(sample.size))
             ax.axhline(0, color="black", lw=0.6)
+            ax.tick_params(labelsize=_PT)
         else:
             m = float(np.abs(sample).max()) or 1.0
             ax.imshow(sample[None, :], cmap="RdBu_r", vmin=-m, vmax=m, aspect="auto", interpolation="nearest")
@@ -327,12 +340,13 @@ def show_parameter_counts(names, counts, title=None):
     y = np.arange(len(names))[::-1]
     ax.barh(y, counts, color=["C1" if n.startswith(("Linear", "fc", "FC")) else "C0" for n in names])
     for yi, c in zip(y, counts):
-        ax.text(c, yi, f" {c:,.0f} ({c / counts.sum():.1%})", va="center", fontsize=10)
+        ax.text(c, yi, f" {c:,.0f} ({c / counts.sum():.1%})", va="center", fontsize=_PT)
     ax.set_yticks(y)
-    ax.set_yticklabels(names, fontsize=10)
+    ax.set_yticklabels(names, fontsize=_PT)
+    ax.tick_params(axis="x", labelsize=_PT)
     ax.set_xlim(0, counts.max() * 1.45)
-    ax.set_xlabel("parameters")
+    ax.set_xlabel("parameters", fontsize=_PT)
     if title:
-        ax.set_title(title)
+        ax.set_title(title, fontsize=_PT)
     fig.tight_layout()
     return fig
