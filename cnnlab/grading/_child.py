@@ -1,25 +1,26 @@
 """The only process that runs a student's code. It computes outputs; it never decides a grade.
 
-Started by :mod:`cnnlab.grading.sandbox` as ``python -s -m cnnlab.grading._child --result-fd N``
-with a clean environment, its stdin an already-open request file, its stdout/stderr a log file and
-fd N a result file (no path to any of them is ever given). In order, it:
+Started by :mod:`cnnlab.grading.sandbox` (inside bubblewrap, already under the run's unprivileged uid) as
+``python -s -m cnnlab.grading._child --result-fd N --hidden-fd M``, with a clean environment; its stdin is
+the in-memory request, stdout/stderr a pipe the grader only keeps the tail of, fd N the result pipe and
+fd M the pipe the hidden tests will come through. No path to anything is given. In order, it:
 
-1. reads the whole request from stdin: the code cells, the calls to evaluate (function name and
-   argument arrays, no expected outputs, no test names, nothing that says which tests are hidden)
-   and the limits; then points stdin at /dev/null;
-2. as root, isolates itself: a private mount namespace (and network namespace) where a size-limited
-   tmpfs is the only writable scratch and the grading bundle, the lab source, the submissions and
-   the results are covered by empty read-only mounts (best effort: skipped where the kernel refuses);
-   resource limits (address space, CPU, file size, processes, open files, no core files);
-   no-new-privileges; then drops to the unprivileged uid/gid it was given, for good;
+1. reads the request from stdin: the code cells (each a record of its own, so a cell may be as large
+   as a notebook may be), the *public* calls to evaluate (function name and argument arrays, no
+   expected outputs) and the limits; then points stdin at /dev/null;
+2. sets resource limits (address space, CPU, file size, processes, open files, no core files) and
+   reports who it is (``sandbox``: uid and pid, which the grader checks) and ``start``: from here on,
+   the grader trusts nothing but cell and call records from it;
 3. runs the code cells in order in a fresh ``__main__`` namespace, each under a time limit; a cell
    that fails is recorded and the next cell runs, as in a notebook run with "continue on error";
-4. calls each requested function on copies of its inputs, under a time limit, and writes each
-   output as an ``.npy`` record the moment it has it (so a later crash loses nothing before it);
-5. leaves with ``os._exit`` (no atexit hooks of student code run).
+4. calls each public test's function on copies of its inputs, under a time limit, writing each output
+   as an ``.npy`` record the moment it has it (so a later crash loses nothing before it); ``public_done``;
+5. only then reads the hidden tests from fd M (the grader sends them once the public results are
+   final, so nothing they contain can reach what the student sees) and evaluates them; ``done``;
+6. leaves with ``os._exit`` (no atexit hooks of student code run).
 
 Anything the student's code does to this process (monkeypatching numpy or cnnlab, exiting, printing
-fake results, writing files) can change only the outputs recorded here, which the grader then
+fake results, writing records) can change only the outputs recorded here, which the grader then
 compares with reference outputs this process never had.
 """
 
@@ -27,9 +28,6 @@ from __future__ import annotations
 
 import argparse
 import builtins
-import ctypes
-import importlib
-import importlib.abc
 import io
 import os
 import resource
@@ -52,12 +50,6 @@ from cnnlab.grading.protocol import (
 
 _guard.protect_file(__file__)
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWNET = 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
-PR_SET_NO_NEW_PRIVS = 38
-
 
 class _Out:
     """The result channel: unbuffered, and it never raises into the runner."""
@@ -72,7 +64,7 @@ class _Out:
             while view:
                 n = os.write(self.fd, view)
                 view = view[n:]
-        except Exception:  # noqa: BLE001 - a full disk or a closed fd loses the record, not the run
+        except Exception:  # noqa: BLE001 - a closed pipe loses the record, not the run
             pass
 
 
@@ -107,71 +99,9 @@ class _CappedText(io.TextIOBase):
         return False
 
 
-class _ImportBlocker(importlib.abc.MetaPathFinder):
-    """Refuses the modules a lab forbids (a deterrent inside a process the student controls)."""
-
-    def __init__(self, names):
-        self.names = tuple(names)
-
-    def find_spec(self, fullname, path=None, target=None):
-        for name in self.names:
-            if fullname == name or fullname.startswith(name + "."):
-                raise ImportError(f"本实验不允许导入 {name}：请只用 NumPy 自己实现。")
-        return None
-
-
-# ----------------------------------------------------------------------------- isolation
-
-
-def _libc():
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _mount(libc, source, target, fstype, flags, data) -> None:
-    enc = (lambda s: None if s is None else s.encode())
-    if libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
-        raise OSError(ctypes.get_errno(), f"mount {target}: {os.strerror(ctypes.get_errno())}")
-
-
-def _isolate(cfg: dict, report: dict) -> None:
-    """Namespaces and mounts (root only, best effort), then limits, then the uid drop (mandatory)."""
-    uid, gid = cfg.get("uid"), cfg.get("gid")
-    workdir = cfg["workdir"]
-    is_root = os.geteuid() == 0
-    if is_root and cfg.get("namespaces"):
-        libc = _libc()
-        flags = CLONE_NEWNS | (0 if cfg.get("network") else CLONE_NEWNET)
-        ok = libc.unshare(flags) == 0 or (flags != CLONE_NEWNS and libc.unshare(CLONE_NEWNS) == 0)
-        if ok:
-            try:
-                _mount(libc, None, "/", None, MS_REC | MS_PRIVATE, None)
-                size = f"size={int(cfg['workdir_mb'])}m"
-                owner = f",uid={uid},gid={gid}" if uid is not None else ""
-                if cfg.get("tmpfs"):  # a fresh, size-limited /tmp (or whatever holds the workdir)
-                    _mount(libc, "tmpfs", cfg["tmpfs"], "tmpfs", MS_NOSUID | MS_NODEV, size + ",mode=1777")
-                    os.makedirs(workdir, mode=0o700, exist_ok=True)
-                    if uid is not None:
-                        os.chown(workdir, uid, gid)
-                else:
-                    _mount(libc, "tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV, size + ",mode=0700" + owner)
-                report["namespaces"] = True
-                for path in cfg.get("hide", []):
-                    try:
-                        if os.path.isdir(path):
-                            _mount(libc, "tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                                   "size=4k,mode=0555")
-                        elif os.path.exists(path):
-                            _mount(libc, "/dev/null", path, None, MS_BIND, None)
-                        report["hidden"].append(path)
-                    except OSError as error:
-                        report["errors"].append(str(error))
-            except OSError as error:
-                report["errors"].append(str(error))
-        else:
-            report["errors"].append(f"unshare: {os.strerror(ctypes.get_errno())}")
-    os.chdir(workdir)
-
-    limits = cfg["limits"]
+def _set_limits(limits: dict) -> list[str]:
+    """Kernel-enforced from here on: the student's code runs without the right to raise them."""
+    errors = []
     mb = 1024 * 1024
     for name, soft, hard in (
         ("RLIMIT_AS", limits["memory_mb"] * mb, limits["memory_mb"] * mb),
@@ -179,30 +109,19 @@ def _isolate(cfg: dict, report: dict) -> None:
         ("RLIMIT_FSIZE", limits["file_mb"] * mb, limits["file_mb"] * mb),
         ("RLIMIT_NOFILE", limits["nofile"], limits["nofile"]),
         ("RLIMIT_NPROC", limits["nproc"], limits["nproc"]),
+        ("RLIMIT_MSGQUEUE", 1 * mb, 1 * mb),
         ("RLIMIT_CORE", 0, 0),
     ):
         if hasattr(resource, name):
+            which = getattr(resource, name)
+            current = resource.getrlimit(which)[1]
+            if current != resource.RLIM_INFINITY:  # never ask for more than we have
+                soft, hard = min(soft, current), min(hard, current)
             try:
-                resource.setrlimit(getattr(resource, name), (int(soft), int(hard)))
+                resource.setrlimit(which, (int(soft), int(hard)))
             except (ValueError, OSError) as error:
-                report["errors"].append(f"{name}: {error}")
-    try:
-        _libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    except Exception:  # noqa: BLE001
-        pass
-    if is_root and uid is not None:
-        os.setgroups([])
-        os.setresgid(gid, gid, gid)
-        os.setresuid(uid, uid, uid)
-        if os.getuid() != uid or os.geteuid() != uid or os.getegid() != gid:
-            raise PermissionError("could not drop privileges")
-        try:  # must be impossible now
-            os.setuid(0)
-        except PermissionError:
-            pass
-        else:
-            raise PermissionError("privileges came back after the drop")
-    report["uid"] = os.getuid()
+                errors.append(f"{name}: {error}")
+    return errors
 
 
 # ----------------------------------------------------------------------------- running
@@ -288,55 +207,66 @@ def _run_calls(calls, arrays, namespace, out: _Out, timeout: float) -> None:
         out.write(header, blob)
 
 
+def _read_message(data: bytes):
+    """(header of the first record, {array key: array}, [cell sources]) of a request."""
+    records, _ = read_records(data)
+    if not records:
+        return None, {}, []
+    arrays = {h["key"]: array_from_bytes(blob) for h, blob in records[1:] if h.get("kind") == "array"}
+    cells = [blob.decode("utf-8", "surrogatepass") for h, blob in records[1:] if h.get("kind") == "cell_source"]
+    return records[0][0], arrays, cells
+
+
+def _read_fd(fd: int) -> bytes:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="cnnlab.grading._child")
     parser.add_argument("--result-fd", type=int, required=True)
+    parser.add_argument("--hidden-fd", type=int, default=-1)
     options = parser.parse_args(argv)
     out = _Out(options.result_fd)
 
-    records, _ = read_records(sys.stdin.buffer.read())
-    if not records or records[0][0].get("kind") != "request":
+    request, arrays, cells = _read_message(sys.stdin.buffer.read())
+    if not request or request.get("kind") != "request":
         out.write({"kind": "fatal", "message": "no request"})
         os._exit(2)
-    request = records[0][0]
-    arrays = {h["key"]: array_from_bytes(blob) for h, blob in records[1:] if h.get("kind") == "array"}
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-
-    for name in request.get("preload", []):  # installed modules, before the drop (see sandbox.PRELOAD)
-        if not any(name == f or name.startswith(f + ".") for f in request.get("forbidden_imports", [])):
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001
-                pass
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the file-size limit, writes fail instead
-    report = {"kind": "sandbox", "namespaces": False, "hidden": [], "errors": []}
-    try:
-        _isolate(request["sandbox"], report)
-    except Exception as error:  # noqa: BLE001 - never run student code without the drop
-        report["errors"].append(f"{type(error).__name__}: {error}")
-        out.write(report)
-        out.write({"kind": "fatal", "message": "isolation failed"})
+    limits = request["limits"]
+    errors = _set_limits(limits)
+    if errors:
+        out.write({"kind": "fatal", "message": "; ".join(errors)})
         os._exit(3)
-    out.write(report)
+    out.write({"kind": "sandbox", "uid": os.getuid(), "pid": os.getpid()})
 
-    limits = request["sandbox"]["limits"]
     cap = int(limits["output_kb"]) * 1024
     stdout = _CappedText(sys.stdout, cap)
     sys.stdout = sys.__stdout__ = stdout
     sys.stderr = sys.__stderr__ = _CappedText(sys.stderr, cap)
-    if request.get("forbidden_imports"):
-        sys.meta_path.insert(0, _ImportBlocker(request["forbidden_imports"]))
     main_module = types.ModuleType("__main__")
     namespace = main_module.__dict__
     namespace.update(__builtins__=builtins, display=lambda *objs, **kw: print(*objs))
     sys.modules["__main__"] = main_module
     sys.argv = ["notebook.ipynb"]
 
-    _run_cells(request["cells"], namespace, out, float(limits["cell_timeout"]))
+    out.write({"kind": "start"})
+    _run_cells(cells, namespace, out, float(limits["cell_timeout"]))
     _run_calls(request["calls"], arrays, namespace, out, float(limits["call_timeout"]))
-    out.write({"kind": "done", "dropped_output": stdout.dropped})
+    out.write({"kind": "public_done", "dropped_output": stdout.dropped})
+    if request.get("hidden") and options.hidden_fd >= 0:
+        hidden, hidden_arrays, _ = _read_message(_read_fd(options.hidden_fd))
+        if hidden and hidden.get("kind") == "hidden":
+            _run_calls(hidden["calls"], hidden_arrays, namespace, out, float(limits["call_timeout"]))
+    out.write({"kind": "done"})
     os._exit(0)
 
 

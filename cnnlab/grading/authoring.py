@@ -307,13 +307,25 @@ def _split_points(src: SourceLab) -> dict:
     return out
 
 
+def reference_sandbox(forbidden_imports=()):
+    """The sandbox the reference solution runs in: the students' (so a reference that needs a forbidden
+    package fails here), or, where it cannot be built (not root, no bubblewrap), no isolation at all:
+    the reference is the instructor's own code, not a student's."""
+    from cnnlab.grading.sandbox import TRUSTED, Sandbox, SandboxUnavailable
+    try:
+        return Sandbox(_reference_limits(), forbidden_imports=forbidden_imports)
+    except SandboxUnavailable:
+        return Sandbox(_reference_limits(), isolation=TRUSTED)
+
+
 def build_bundle(src: SourceLab, sandbox=None) -> Bundle:
     """Run the reference solution on every test (in the sandbox, like a submission) and keep the
     outputs; then check that the blank student notebook defines every tested function and passes
     nothing."""
-    from cnnlab.grading.sandbox import Sandbox
+    if sandbox is None:
+        with reference_sandbox(src.config["forbidden_imports"]) as own:
+            return build_bundle(src, own)
     limits = lab_limits(src.config)
-    sandbox = sandbox or Sandbox(_reference_limits(), forbidden_imports=src.config["forbidden_imports"])
     arrays: dict = {}
     tests = []
     points = _split_points(src)
@@ -345,7 +357,8 @@ def build_bundle(src: SourceLab, sandbox=None) -> Bundle:
         bundle.arrays[f"out/{test['id']}"] = array_from_bytes(record[1])
     if problems:
         raise AuthoringError(f"{src.path.name}: the reference solution does not run cleanly:\n  "
-                             + "\n  ".join(problems) + (f"\n{ref.log_tail}" if ref.log_tail else ""))
+                             + "\n  ".join(problems) + (f"\n{ref.log_tail}" if ref.log_tail else "")
+                             + (f"\n{ref.fatal}" if ref.fatal else ""))
 
     blank = sandbox.run(notebook.code_cells(student_notebook(src)), calls, arrays, limits=sandbox.limits)
     for test in tests:

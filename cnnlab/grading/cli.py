@@ -44,26 +44,37 @@ def _generate(options) -> int:
     return status
 
 
+def _isolation_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--isolation", choices=("bwrap", "uid-only"), default="bwrap",
+                        help="bwrap (default): namespaces, a private file system, cgroups where available; it refuses "
+                             "to run where it cannot. uid-only: WEAKER, only for one container per submission "
+                             "(Gradescope): no namespaces, the machine's file system is visible")
+
+
 def _grade(options) -> int:
+    from cnnlab.grading.compare import safe_text
     from cnnlab.grading.grade import grade_class
 
     def progress(student, res):
         if not options.quiet:
-            print(f"{student}: {res['score']:g}/{res['max_score']:g} ({res['extra_data']['status']}, "
+            print(f"{safe_text(student, 120)}: {res['score']:g}/{res['max_score']:g} ({res['extra_data']['status']}, "
                   f"{res['execution_time']:.1f}s)", flush=True)
 
     report = grade_class(options.submissions, options.lab, options.out, jobs=options.jobs, force=options.force,
-                         overrides=_overrides(options), progress=progress)
+                         overrides=_overrides(options), isolation=options.isolation, progress=progress)
+    for entry in report.refused:
+        print(f"not graded: {entry.shown}: {entry.problem}", file=sys.stderr)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"graded {len(report.graded)}, skipped {len(report.skipped)} (already graded; --force regrades) "
-          f"in {report.seconds:.1f}s; gradebook: {report.gradebook}")
+    print(f"isolation: {report.isolation}")
+    print(f"graded {len(report.graded)}, skipped {len(report.skipped)} (already graded; --force regrades), "
+          f"not graded {len(report.refused)} in {report.seconds:.1f}s; gradebook: {report.gradebook}")
     return 0
 
 
 def _export(options) -> int:
     from cnnlab.grading.gradescope import check_zip, export
-    path = export(options.lab, options.out)
+    path = export(options.lab, options.out, isolation=options.isolation)
     problems = check_zip(path)
     for p in problems:
         print(f"problem: {p}", file=sys.stderr)
@@ -73,7 +84,8 @@ def _export(options) -> int:
 
 def _run_gradescope(options) -> int:
     from cnnlab.grading.gradescope import run
-    res = run(options.bundle, options.submission, options.results)
+    res = run(options.bundle, options.submission, options.results, isolation=options.isolation)
+    print(f"isolation: {res['extra_data']['isolation']}")
     print(f"score {res['score']:g}/{res['max_score']:g}")
     return 0
 
@@ -98,26 +110,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", "-j", type=int, default=None, help="submissions graded at once (default: CPUs)")
     p.add_argument("--force", action="store_true", help="regrade submissions that already have results")
     p.add_argument("--quiet", "-q", action="store_true")
+    _isolation_arg(p)
     _limits_args(p)
     p.set_defaults(func=_grade)
 
     p = sub.add_parser("export-gradescope", help="write a Gradescope autograder zip")
     p.add_argument("--lab", required=True, type=Path, help="labs/source/<lab>.ipynb or a bundle folder")
     p.add_argument("--out", required=True, type=Path, help="the zip to write")
+    p.add_argument("--isolation", choices=("uid-only", "bwrap"), default="uid-only",
+                   help="what run_autograder asks for: uid-only (default: Gradescope's containers have no user "
+                        "namespaces; each submission has a container of its own) or bwrap")
     p.set_defaults(func=_export)
 
     p = sub.add_parser("run-gradescope", help="grade one submission inside a Gradescope container (run_autograder)")
     p.add_argument("--bundle", required=True, type=Path)
     p.add_argument("--submission", required=True, type=Path)
     p.add_argument("--results", required=True, type=Path)
+    _isolation_arg(p)
     p.set_defaults(func=_run_gradescope)
     return parser
 
 
 def main(argv=None) -> int:
+    from cnnlab.grading.sandbox import SandboxUnavailable
     options = build_parser().parse_args(argv)
     try:
         return options.func(options)
+    except SandboxUnavailable as error:
+        print(f"cnnlab-grade {options.command}: refusing to run student code: {error}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, ValueError) as error:
         print(f"cnnlab-grade {options.command}: {error}", file=sys.stderr)
         return 2

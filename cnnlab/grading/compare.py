@@ -30,10 +30,12 @@ class Verdict:
         return self.kind == "passed"
 
 
-def _text(value, limit: int = 200) -> str:
-    """An untrusted string, made short and printable."""
+def safe_text(value, limit: int = 200, keep_newlines: bool = False) -> str:
+    """An untrusted string, made short and printable: every control character (terminal escapes, carriage
+    returns, and newlines unless ``keep_newlines``) becomes a space, so it can neither move a terminal's
+    cursor nor fake a line of the grader's own output."""
     text = value if isinstance(value, str) else ""
-    text = "".join(ch if ch.isprintable() or ch == " " else " " for ch in text)
+    text = "".join(ch if ch.isprintable() or ch == " " or (keep_newlines and ch == "\n") else " " for ch in text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -54,20 +56,20 @@ def judge(expected: np.ndarray, record, rtol: float, atol: float, *, killed: boo
             return Verdict("invalid_output", {"reason": str(error)[:200]})
         return _compare(np.asarray(expected), got, rtol, atol)
     if status == "error":
-        error_type = _text(header.get("error_type"), 80)
+        error_type = safe_text(header.get("error_type"), 80)
         is_builtin = header.get("builtin") is True and isinstance(getattr(builtins, error_type, None), type)
         if error_type == "NotImplementedError" and is_builtin:
             return Verdict("not_implemented")
-        return Verdict("error", {"type": error_type, "builtin": is_builtin, "message": _text(header.get("message")),
+        return Verdict("error", {"type": error_type, "builtin": is_builtin, "message": safe_text(header.get("message")),
                                  "cell": _int(header.get("cell")), "line": _int(header.get("line"))})
     if status == "timeout":
         return Verdict("timeout")
     if status in ("killed", "crashed"):  # set by the grader when this call took the process down
         return Verdict(f"call_{status}")
     if status == "missing":
-        return Verdict("missing", {"found": _text(header.get("found"), 60) or None})
+        return Verdict("missing", {"found": safe_text(header.get("found"), 60) or None})
     if status == "bad_type":
-        return Verdict("bad_type", {"type": _text(header.get("type"), 60), "detail": _text(header.get("detail"), 80)})
+        return Verdict("bad_type", {"type": safe_text(header.get("type"), 60), "detail": safe_text(header.get("detail"), 80)})
     return Verdict("invalid_output", {"reason": "unknown status"})
 
 

@@ -6,14 +6,19 @@ writes a zip whose root holds
 - ``setup.sh``: run once when Gradescope builds the image: installs Python 3 and NumPy;
 - ``run_autograder``: run once per submission: grades the notebook found in
   ``/autograder/submission`` and writes ``/autograder/results/results.json``;
-- ``cnnlab/``: this package's source (the grader and what student notebooks import);
+- ``cnnlab/``: this package's source (the grader and what student notebooks import), without the
+  subpackages the lab forbids (``cnnlab.numpy`` for a lab whose answers it holds): absent, not guarded;
 - ``bundle/``: the lab's grading bundle (hidden tests and reference outputs; locked to root by
   ``run_autograder`` before any student code runs);
 - ``requirements.txt``.
 
-Inside the container the same sandbox runs the student's code as an unprivileged uid and compares in
-the trusted process. ``AUTOGRADER_ROOT`` (default ``/autograder``) and ``CNNLAB_PYTHON`` (default
-``python3``) let the same script run against a local directory laid out like ``/autograder``.
+Inside the container the student's code runs as an unprivileged uid and is compared in the trusted
+process. Gradescope's containers offer no user namespaces and no cgroups, so the export chooses the
+weaker ``--isolation uid-only`` by default, written into ``run_autograder`` (and said in every result):
+there each submission has a container of its own that is thrown away afterwards, which is what makes
+the weaker mode acceptable; ``labs/README.md`` says what still holds. ``AUTOGRADER_ROOT`` (default
+``/autograder``) and ``CNNLAB_PYTHON`` (default ``python3``) let the same script run against a local
+directory laid out like ``/autograder``.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pathlib import Path
 
 from cnnlab.grading import results
 from cnnlab.grading.grade import LoadedLab, grade_bytes, read_submission
-from cnnlab.grading.sandbox import Limits, Sandbox
+from cnnlab.grading.sandbox import Limits, Sandbox, SandboxUnavailable
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, when it builds the autograder image (Ubuntu base image).
@@ -50,7 +55,8 @@ chmod -R a+rX "$SOURCE/cnnlab"
 chmod o+x "$ROOT" "$SOURCE"
 mkdir -p "$ROOT/results"
 cd "$SOURCE"
-PYTHONPATH="$SOURCE" exec "$PYTHON" -s -m cnnlab.grading run-gradescope \\
+PYTHONPATH="$SOURCE${PYTHONPATH:+:$PYTHONPATH}" exec "$PYTHON" -s -m cnnlab.grading run-gradescope \\
+    --isolation {isolation} \\
     --bundle "$SOURCE/bundle" --submission "$ROOT/submission" --results "$ROOT/results/results.json"
 """
 
@@ -70,22 +76,32 @@ def _add(zf: zipfile.ZipFile, name: str, data: bytes, mode: int) -> None:
     zf.writestr(info, data)
 
 
-def export(lab_path, out_zip) -> Path:
+def _forbidden(path: Path, package: Path, forbidden) -> bool:
+    """Whether a file of the package belongs to a subpackage the lab forbids (cnnlab.numpy)."""
+    dotted = ".".join(("cnnlab",) + path.relative_to(package).with_suffix("").parts)
+    return any(dotted == f or dotted.startswith(f + ".") for f in forbidden)
+
+
+def export(lab_path, out_zip, isolation: str = "uid-only") -> Path:
     """Write the autograder zip (deterministic: same inputs, same bytes)."""
+    if isolation not in ("uid-only", "bwrap"):
+        raise ValueError(f"isolation {isolation!r}: expected uid-only or bwrap")
     out_zip = Path(out_zip)
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     with LoadedLab(lab_path) as lab:
         files = lab.bundle._files()
+        forbidden = lab.bundle.lab.get("forbidden_imports", [])
     tmp = out_zip.with_name(f".{out_zip.name}.tmp")
     with zipfile.ZipFile(tmp, "w") as zf:
         _add(zf, "setup.sh", SETUP_SH.encode(), 0o755)
-        _add(zf, "run_autograder", RUN_AUTOGRADER.encode(), 0o755)
+        _add(zf, "run_autograder", RUN_AUTOGRADER.replace("{isolation}", isolation).encode(), 0o755)
         _add(zf, "requirements.txt", REQUIREMENTS.encode(), 0o644)
         for name, data in sorted(files.items()):
             _add(zf, f"bundle/{name}", data, 0o600)
         package = _package_dir()
         for path in sorted(package.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            if (path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+                    and not _forbidden(path, package, forbidden)):
                 _add(zf, f"cnnlab/{path.relative_to(package).as_posix()}", path.read_bytes(), 0o644)
     os.chmod(tmp, 0o600)  # it holds the hidden tests
     tmp.replace(out_zip)
@@ -93,16 +109,17 @@ def export(lab_path, out_zip) -> Path:
 
 
 def _find_notebook(submission_dir: Path, lab_id: str):
-    found = sorted(p for p in submission_dir.rglob("*.ipynb")
-                   if p.is_file() and ".ipynb_checkpoints" not in p.parts)
+    found = sorted(p for p in submission_dir.rglob("*") if p.suffix.lower() == ".ipynb" and not p.is_symlink()
+                   and p.is_file() and ".ipynb_checkpoints" not in p.parts)
     if not found:
         return None
     named = [p for p in found if p.stem == lab_id]
     return (named or found)[0]
 
 
-def run(bundle_dir, submission_dir, results_path, limits: Limits | None = None) -> dict:
-    """Grade the one submission of a Gradescope container. Always writes results_path."""
+def run(bundle_dir, submission_dir, results_path, limits: Limits | None = None, isolation: str = "uid-only") -> dict:
+    """Grade the one submission of a Gradescope container. Always writes results_path (also when the
+    sandbox cannot start: then the result says so and the error is raised after it is written)."""
     started = time.monotonic()
     submission_dir, results_path = Path(submission_dir), Path(results_path)
     results_path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,11 +130,21 @@ def run(bundle_dir, submission_dir, results_path, limits: Limits | None = None) 
         if path is None:
             res = results.build(bundle, student="submission", submission_sha256=hashlib.sha256(b"").hexdigest(),
                                 problem="没有找到 .ipynb 文件：请提交完成后的 Jupyter 笔记本。", status="invalid",
-                                execution_time=time.monotonic() - started)
+                                execution_time=time.monotonic() - started, isolation=isolation)
         else:
-            sandbox = Sandbox(limits, hide=lab.hide + [str(submission_dir.resolve()), str(results_path.parent.resolve())],
-                              forbidden_imports=bundle.lab.get("forbidden_imports", []))
-            res = grade_bytes(read_submission(path), bundle, sandbox, student=path.stem, limits=limits)
+            data = read_submission(path)
+            try:
+                sandbox = Sandbox(limits, secrets=lab.hide + [str(submission_dir.resolve()),
+                                                              str(results_path.parent.resolve())],
+                                  forbidden_imports=bundle.lab.get("forbidden_imports", []), isolation=isolation)
+            except SandboxUnavailable:
+                res = results.build(bundle, student=path.stem, submission_sha256=hashlib.sha256(data).hexdigest(),
+                                    problem="评分环境无法建立沙箱，这份提交没有运行，请联系助教。", status="error",
+                                    execution_time=time.monotonic() - started, isolation=isolation)
+                results.atomic_write(results_path, results.dumps(res))
+                raise
+            with sandbox:
+                res = grade_bytes(data, bundle, sandbox, student=path.stem, limits=limits)
     results.atomic_write(results_path, results.dumps(res))
     return res
 

@@ -5,12 +5,16 @@ optional blob (an ``.npy`` image of one array). A record is framed as::
 
     b"CNLB" | u32 little-endian header length | u32 blob length | header (UTF-8 JSON) | blob
 
-The trusted side reads whatever the child left with :func:`read_records`, which never trusts a
-length it has not checked, stops at the first malformed record, and loads arrays with
-``allow_pickle=False`` only (no object arrays, hence no code). The child may write garbage or forge
+The trusted side reads what the child sends with :class:`RecordStream` (or :func:`read_records`),
+which never trusts a length it has not checked, stops at the first malformed record, and loads arrays
+with ``allow_pickle=False`` only (no object arrays, hence no code). The child may write garbage or forge
 records: a forged record can only claim an output, which is then judged like any other output; it
 can never carry a verdict, because verdicts are computed by the grader from the reference, which the
-child never sees.
+child never sees. Which records the grader accepts at which moment is decided by the sandbox
+(:meth:`cnnlab.grading.sandbox.Sandbox.run`): control records only before the student's first cell.
+
+Code cells travel as blobs (``{"kind": "cell_source"}`` + UTF-8 bytes), so a cell is bounded by the
+notebook size limit (20 MiB), never by the header limit below.
 
 This module is imported by the child before any student code runs, so it stays small and depends
 on NumPy only.
@@ -43,32 +47,66 @@ def encode_record(header: dict, blob: bytes = b"") -> bytes:
     return _FRAME.pack(MAGIC, len(raw), len(blob)) + raw + blob
 
 
+class RecordStream:
+    """Records from a pipe, as bytes arrive: ``feed(data)`` returns the records completed by ``data``.
+
+    After the first malformed frame ``broken`` is True and nothing more is returned (the reader never
+    guesses where a record might start again). ``total`` counts the bytes fed, for the caller's cap."""
+
+    def __init__(self, max_header: int = MAX_HEADER_BYTES, max_total: int | None = None):
+        self.max_header, self.max_total = max_header, max_total
+        self.buffer = bytearray()
+        self.broken = False
+        self.total = 0
+
+    def feed(self, data: bytes) -> list[tuple[dict, bytes]]:
+        self.total += len(data)
+        if self.broken:
+            return []
+        self.buffer += data
+        records, pos = [], 0
+        view = memoryview(self.buffer)
+        try:
+            while len(self.buffer) - pos >= _FRAME.size:
+                magic, hlen, blen = _FRAME.unpack_from(view, pos)
+                claimed = self.total - len(self.buffer) + pos + _FRAME.size + hlen + blen
+                if magic != MAGIC or hlen > self.max_header or (self.max_total is not None and claimed > self.max_total):
+                    self.broken = True  # a frame that could never complete would swallow every later one
+                    break
+                start = pos + _FRAME.size
+                if len(self.buffer) - start < hlen + blen:
+                    break
+                try:
+                    header = json.loads(bytes(view[start:start + hlen]).decode("utf-8"))
+                except (UnicodeDecodeError, ValueError, RecursionError):
+                    header = None
+                if not isinstance(header, dict):
+                    self.broken = True
+                    break
+                records.append((header, bytes(view[start + hlen:start + hlen + blen])))
+                pos = start + hlen + blen
+        finally:
+            view.release()
+        del self.buffer[:pos]
+        if self.broken:
+            self.buffer = bytearray()
+        return records
+
+    @property
+    def clean(self) -> bool:
+        """Everything fed so far formed whole records."""
+        return not self.broken and not self.buffer
+
+
 def read_records(data: bytes, max_records: int = 100_000) -> tuple[list[tuple[dict, bytes]], bool]:
     """Split ``data`` into ``(header, blob)`` records.
 
     Returns ``(records, clean)``; ``clean`` is False when trailing bytes did not form a record
     (the reader stops there rather than guess).
     """
-    records: list[tuple[dict, bytes]] = []
-    view = memoryview(data)
-    pos, end = 0, len(data)
-    while pos < end and len(records) < max_records:
-        if end - pos < _FRAME.size:
-            return records, False
-        magic, hlen, blen = _FRAME.unpack_from(view, pos)
-        pos += _FRAME.size
-        if magic != MAGIC or hlen > MAX_HEADER_BYTES or hlen + blen > end - pos:
-            return records, False
-        try:
-            header = json.loads(bytes(view[pos:pos + hlen]).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            return records, False
-        if not isinstance(header, dict):
-            return records, False
-        pos += hlen
-        records.append((header, bytes(view[pos:pos + blen])))
-        pos += blen
-    return records, pos == end
+    stream = RecordStream()
+    records = stream.feed(data)
+    return records[:max_records], stream.clean and len(records) <= max_records
 
 
 # ----------------------------------------------------------------------------- arrays

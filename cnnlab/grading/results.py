@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from cnnlab.grading.compare import Verdict, _text, explain, judge
+from cnnlab.grading.compare import Verdict, explain, judge, safe_text
 
 GRADER = "cnnlab-grade"
 
@@ -46,14 +46,20 @@ def cell_label(cells: list, index) -> str:
     if not isinstance(index, int) or not 1 <= index <= len(cells):
         return "某个代码单元格"
     first = next((line.strip() for line in cells[index - 1].splitlines() if line.strip()), "")
-    first = first if len(first) <= 40 else first[:39] + "…"
+    first = safe_text(first, 40)
     return f"第 {index} 个代码单元格（{first}）" if first else f"第 {index} 个代码单元格"
 
 
+#: said in every result graded with the weaker isolation (chosen explicitly by the instructor)
+WEAK_ISOLATION = ("注意：这次评分使用了较弱的隔离（uid-only，由教师明确选择）：学生代码以无特权用户运行，"
+                  "但没有命名空间与私有文件系统；只适用于每份提交各用一个容器的环境（如 Gradescope）。")
+
+
 def build(bundle, *, student: str, submission_sha256: str, outcome=None, cells=None, problem: str | None = None,
-          status: str = "graded", execution_time: float = 0.0, limits=None, notes=()) -> dict:
+          status: str = "graded", execution_time: float = 0.0, limits=None, notes=(), isolation: str = "bwrap") -> dict:
     """results.json for one submission. ``outcome`` is the child's :class:`RunOutcome` (None when the
-    notebook could not be run at all; then ``problem`` says why, in Chinese)."""
+    notebook could not be run at all; then ``problem`` says why, in Chinese). ``isolation``: the
+    sandbox's mode, recorded in every result (and said in the output when it is the weaker one)."""
     limits = vars(limits) if limits is not None else bundle.lab["limits"]
     hidden_visibility = bundle.lab.get("hidden_visibility", "after_published")
     questions = {q["id"]: {"title": q["title"], "score": 0.0, "max_score": float(q["points"])}
@@ -90,6 +96,8 @@ def build(bundle, *, student: str, submission_sha256: str, outcome=None, cells=N
     max_score = bundle.max_score
 
     lines = [f"{bundle.lab['title']}：得分 {_round(score):g} / {max_score:g}"]
+    if isolation == "uid-only":
+        lines.append(WEAK_ISOLATION)
     for qid, q in questions.items():
         lines.append(f"  {qid} {q['title']}：{_round(q['score']):g} / {q['max_score']:g}")
     if problem:
@@ -99,9 +107,9 @@ def build(bundle, *, student: str, submission_sha256: str, outcome=None, cells=N
         cell_notes = []
         for c in outcome.cells:
             if c.get("status") in ("error", "syntax"):
-                message = _text(c.get("message"), 160)
+                message = safe_text(c.get("message"), 160)
                 where = f"第 {c['line']} 行" if isinstance(c.get("line"), int) else ""
-                cell_notes.append(f"  {cell_label(cells, c.get('index'))}{where}：{_text(c.get('error_type'), 60)}"
+                cell_notes.append(f"  {cell_label(cells, c.get('index'))}{where}：{safe_text(c.get('error_type'), 60)}"
                                   + (f": {message}" if message else ""))
             elif c.get("status") == "timeout":
                 cell_notes.append(f"  {cell_label(cells, c.get('index'))}：运行超过 {limits['cell_timeout']:g} 秒，已中止。")
@@ -133,6 +141,7 @@ def build(bundle, *, student: str, submission_sha256: str, outcome=None, cells=N
             "lab": bundle.lab_id,
             "student": student,
             "status": status,
+            "isolation": isolation,
             "submission_sha256": submission_sha256,
             "bundle_sha256": bundle.sha256(),
             "reruns": sum(1 for n in notes if "重新运行了" in n or "其余测试重新运行" in n),
@@ -146,14 +155,21 @@ def dumps(results: dict) -> bytes:
     return (json.dumps(results, ensure_ascii=False, indent=1, allow_nan=False) + "\n").encode("utf-8")
 
 
-def gradebook_csv(rows: list[dict], question_ids: list[str]) -> bytes:
-    """One line per student: id, score, max score, each question, status, seconds."""
+def gradebook_csv(rows: list[dict], question_ids: list[str], refused=(), notes=None) -> bytes:
+    """One line per entry of the submissions folder: id, score, max score, each question, status, seconds,
+    and a note; an entry that was not graded (``refused``: (id, shown name, reason)) has status
+    ``refused`` and the reason as its note."""
+    notes = notes or {}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", "score", "max_score", *question_ids, "status", "execution_time"])
-    for r in sorted(rows, key=lambda r: r["extra_data"]["student"]):
+    writer.writerow(["student", "score", "max_score", *question_ids, "status", "execution_time", "note"])
+    lines = []
+    for r in rows:
         extra = r["extra_data"]
-        writer.writerow([extra["student"], f"{r['score']:g}", f"{r['max_score']:g}",
-                         *(f"{extra['questions'].get(q, {}).get('score', 0):g}" for q in question_ids),
-                         extra["status"], f"{r['execution_time']:g}"])
+        lines.append([extra["student"], f"{r['score']:g}", f"{r['max_score']:g}",
+                      *(f"{extra['questions'].get(q, {}).get('score', 0):g}" for q in question_ids),
+                      extra["status"], f"{r['execution_time']:g}", notes.get(extra["student"], "")])
+    for student, shown, reason in refused:
+        lines.append([student, "", "", *("" for _ in question_ids), "refused", "", f"{shown}：{reason}"])
+    writer.writerows(sorted(lines, key=lambda line: line[0]))
     return buffer.getvalue().encode("utf-8")

