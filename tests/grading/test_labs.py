@@ -35,6 +35,18 @@ def relu_backward(grad_out, x):
     # the classic mistake: the gradient passes everywhere, as if ReLU were the identity
     return grad_out.copy()
 '''),
+    "lab4_train_cnn": ("q5", "dropout", '''
+def dropout(x, keep, p):
+    # the classic mistake: the kept values are not scaled by 1 / (1 - p)
+    return x * keep
+'''),
+    "lab5_torch_gpu": ("q2", "loss_and_grads", '''
+def loss_and_grads(model, x, y):
+    # the classic mistake: no model.zero_grad(), so torch adds this step's gradients to the last ones
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    return loss.item()
+'''),
     "lab2_conv_pool": ("q4", "avg_pool2d", '''
 def avg_pool2d(x, kernel_size, stride=None):
     # the classic mistake: the window's sum instead of its mean

@@ -8,7 +8,7 @@ the old name re-exports the new data, so a student notebook made before the rena
 """
 
 #: The labs in the order of the book (source: labs/source/<lab>.ipynb, student notebook: labs/<lab>.ipynb).
-LABS = ("lab1_neuron", "lab2_conv_pool", "lab3_backprop")
+LABS = ("lab1_neuron", "lab2_conv_pool", "lab3_backprop", "lab4_train_cnn", "lab5_torch_gpu")
 
 #: Old id -> current id of a renamed lab (lab 1 became lab 2 when the neuron lab came first).
 ALIASES = {"lab1_conv_pool": "lab2_conv_pool"}

@@ -10,7 +10,7 @@ LAB = json.loads(r'''
 {
  "lab": "lab1_neuron",
  "title": "实验 1：神经元与激活函数",
- "source_sha256": "3790f6a750e500e95a98759c7c824dc844eeb023fbbee1edf77d3a2b2c16a8e0",
+ "source_sha256": "33fb58625454f76afe9a319bdf1a139c28fee2b037f4e1761f4b0811f6b91c34",
  "call_timeout": 5,
  "questions": [
   {

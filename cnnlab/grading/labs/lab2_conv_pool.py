@@ -10,7 +10,7 @@ LAB = json.loads(r'''
 {
  "lab": "lab2_conv_pool",
  "title": "实验 2：卷积与池化",
- "source_sha256": "f9848feee75a137089df255b58ed0da5c0c96af6e7c69a2479e38976c97c4d6b",
+ "source_sha256": "5024dfc4203cfe289c8c0ed84f1ca287b53cd93b83b1a5fa1be17a3437529e3d",
  "call_timeout": 5,
  "questions": [
   {

@@ -10,7 +10,7 @@ LAB = json.loads(r'''
 {
  "lab": "lab3_backprop",
  "title": "实验 3：反向传播",
- "source_sha256": "d7252cb65e3d275ca6b3dd7f6a0073bc0a74ac15f0c061a613a71397f82f668d",
+ "source_sha256": "17c881829461e93b4d412fb6ca6a8a01f3b1aa860e17997f03a35655bcaf7a46",
  "call_timeout": 5,
  "questions": [
   {
