@@ -245,9 +245,10 @@ class Sandbox:
             self._aliases[src] = point
 
     def _probe(self) -> None:
-        """Start the full sandbox once with a bare interpreter: fail closed, with bwrap's own words."""
+        """Start the full sandbox once, up to the imports of the child: fail closed, in bwrap's (or
+        Python's) own words."""
         uid = self.uid_base
-        inner = [self.python, "-I", "-S", "-c", "import os; print(os.getuid(), os.getpid())"]
+        inner = [self.python, "-s", "-c", "import os, numpy, cnnlab.grading._child; print(os.getuid(), os.getpid())"]
         cmd, cwd, workdir = self._command(0, None, inner, self.limits)
         try:
             run = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=cwd, env=self._env(cwd),
@@ -262,7 +263,7 @@ class Sandbox:
         if ok and self.isolation == "bwrap" and not int(words[1]) <= 2:
             ok = False  # not in a PID namespace of its own
         if not ok:
-            detail = safe_text((run.stderr or run.stdout).strip(), 600) or f"exit status {run.returncode}"
+            detail = safe_text((run.stderr or run.stdout).strip()[-600:], 600) or f"exit status {run.returncode}"
             hint = ""
             if self.isolation == "bwrap":
                 hint = (" If bwrap says it cannot create a namespace, user namespaces are disabled here "
