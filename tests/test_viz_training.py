@@ -25,9 +25,11 @@ def _history(stopped=True):
 def test_plot_history_draws_train_and_val_per_metric():
     fig = plot_history(_history(), label="run")
     loss_ax, acc_ax = fig.axes
-    labels = [line.get_label() for line in loss_ax.get_lines()]
-    assert labels[:2] == ["run train", "run val"]
-    np.testing.assert_array_equal(loss_ax.get_lines()[1].get_ydata(), [2.1, 1.2, 1.3, 1.5])
+    train, val = loss_ax.get_lines()[:2]
+    assert (train.get_linestyle(), val.get_linestyle()) == ("--", "-")
+    np.testing.assert_array_equal(val.get_ydata(), [2.1, 1.2, 1.3, 1.5])
+    # one legend entry per run, then what dashed and solid mean
+    assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == ["run", "train", "val"]
     np.testing.assert_array_equal(acc_ax.get_lines()[0].get_xdata(), [1, 2, 3, 4])  # epochs from 1
     assert loss_ax.get_lines()[0].get_color() == loss_ax.get_lines()[1].get_color()
     plt.close(fig)
@@ -48,6 +50,7 @@ def test_plot_history_shares_axes_and_accepts_dicts():
     plot_history(_history(), axes=axes, label="a")
     plot_history(_history().as_dict(), axes=axes, label="b")
     assert len(axes[0].get_lines()) == 4
+    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["a", "b", "train", "val"]
     plt.close(fig)
 
 
@@ -97,3 +100,11 @@ def test_gradient_norms():
     plt.close(fig)
     with pytest.raises(ValueError, match="non-empty 1-D"):
         plot_gradient_norms({"a": []})
+
+
+def test_gradient_norms_legend_below_the_figure():
+    fig, axes = plt.subplots(1, 2)
+    plot_gradient_norms({"a": [1.0, 2.0]}, ax=axes[0], legend=False)
+    plot_gradient_norms({"a": [1.0, 2.0]}, ax=axes[1], legend="below")
+    assert axes[0].get_legend() is None and axes[1].get_legend() is None and len(fig.legends) == 1
+    plt.close(fig)

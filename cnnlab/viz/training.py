@@ -19,6 +19,8 @@ import numpy as np
 __all__ = ["plot_history", "plot_weight_histograms", "draw_computational_graph", "plot_gradient_norms"]
 
 _METRICS = {"loss": ("train_loss", "val_loss", "loss"), "acc": ("train_acc", "val_acc", "accuracy")}
+# Text size of these figures: shown 1:1 in the 688 px column, 12 pt is as large as the 16 px body text.
+_TEXT = 12
 
 
 def _history_dict(history, op: str) -> tuple[dict, int | None, bool]:
@@ -72,16 +74,16 @@ def plot_history(history, metrics=("loss", "acc"), axes=None, label: str | None 
         if len(axes) != len(metrics):
             raise ValueError(f"{op}: got {len(axes)} axes for {len(metrics)} metrics {metrics}")
         fig = axes[0].figure
-    prefix = f"{label} " if label else ""
     for ax, metric in zip(axes, metrics):
         train_key, val_key, name = _METRICS[metric]
         train = np.asarray(curves.get(train_key, []), dtype=float)
         val = np.asarray(curves.get(val_key, []), dtype=float)
         epochs = np.arange(1, len(train) + 1)
-        (line,) = ax.plot(epochs, train, ls="--", color=color, label=prefix + "train")
+        # one legend entry per run (its colour); the line styles are explained once (see _legend)
+        (line,) = ax.plot(epochs, train, ls="--", color=color, label=f"_{label or 'run'} train")
         c = line.get_color()  # the validation curve takes the training curve's colour
         if val.size:
-            ax.plot(np.arange(1, val.size + 1), val, ls="-", color=c, label=prefix + "val")
+            ax.plot(np.arange(1, val.size + 1), val, ls="-", color=c, label=label or "_run val")
             if mark_best and best is not None:
                 ax.axvline(best + 1, color=c, ls=":", lw=1.2)
                 ax.plot(best + 1, val[best], "o", color=c, ms=5)
@@ -89,11 +91,22 @@ def plot_history(history, metrics=("loss", "acc"), axes=None, label: str | None 
                 ax.plot(val.size, val[-1], "x", color=c, ms=8, mew=2)
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
-        ax.legend(fontsize=9)
+        ax.tick_params(labelsize=_TEXT)
+    _legend(axes[0], loc="upper right" if metrics[0] == "loss" else "lower right")
     if title:
         axes[0].set_title(title)
     fig.tight_layout()
     return fig
+
+
+def _legend(ax, loc):
+    """The runs drawn so far (one entry each, by colour) and what dashed and solid mean."""
+    from matplotlib.lines import Line2D
+
+    runs = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    styles = [Line2D([], [], color="0.4", ls="--", label="train"), Line2D([], [], color="0.4", ls="-", label="val")]
+    ax.legend(handles=runs + styles, loc=loc, fontsize=_TEXT, handlelength=1.8, labelspacing=0.3,
+              borderpad=0.3, framealpha=0.85)
 
 
 def plot_weight_histograms(weights: dict, bins: int = 60, ax=None, log: bool = True, xlim=None):
@@ -129,7 +142,8 @@ def plot_weight_histograms(weights: dict, bins: int = 60, ax=None, log: bool = T
         ax.hist(np.clip(v, low, high), bins=edges, histtype="step", lw=1.8, label=name, log=log)
     ax.set_xlabel("weight value")
     ax.set_ylabel("count")
-    ax.legend(fontsize=9)
+    ax.tick_params(labelsize=_TEXT)
+    ax.legend(fontsize=_TEXT)
     fig.tight_layout()
     return fig
 
@@ -186,10 +200,10 @@ def draw_computational_graph(nodes: dict, edges, ax=None, figsize=(7.0, 3.4), ou
         above, below = ("right", "left") if nx < 0 else ("left", "right")
         gap = 0.12 if steep else 0.24
         ax.text(mx + gap * nx, my + gap * ny, _fmt(spec["value"]), color=green, va="center",
-                ha=above if steep else "center", fontsize=11, fontweight="bold")
+                ha=above if steep else "center", fontsize=_TEXT, fontweight="bold")
         if spec.get("grad") is not None:
             ax.text(mx - gap * nx, my - gap * ny, _fmt(spec["grad"]), color=red, va="center",
-                    ha=below if steep else "center", fontsize=11, fontweight="bold")
+                    ha=below if steep else "center", fontsize=_TEXT, fontweight="bold")
 
     def reach(name):
         return radius if nodes[name].get("op") else 0.25
@@ -217,14 +231,15 @@ def draw_computational_graph(nodes: dict, edges, ax=None, figsize=(7.0, 3.4), ou
 
 
 def plot_gradient_norms(norms: dict, ax=None, xlabel: str = "layer (1 = closest to the input)",
-                        ylabel: str = "gradient norm", legend: bool = True):
+                        ylabel: str = "gradient norm", legend=True):
     """The size of the gradient at each depth, one line per network, on a logarithmic axis.
 
     Args:
         norms: ``{name: sequence of positive numbers}``, entry ``i`` for layer ``i + 1`` (input side first).
         ax: an axes to draw into; default a new figure.
         xlabel, ylabel: axis labels (English or math).
-        legend: draw the legend (False for the second of two panels that show the same networks).
+        legend: True: in the axes; "below": under the whole figure, two columns (when several panels show
+            the same networks, pass it to the last one only); False: none.
 
     Returns:
         the figure.
@@ -244,7 +259,11 @@ def plot_gradient_norms(norms: dict, ax=None, xlabel: str = "layer (1 = closest 
         ax.semilogy(np.arange(1, values.size + 1), values, "o-", ms=3, label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if legend:
-        ax.legend(fontsize=9)
+    ax.tick_params(labelsize=_TEXT)
     fig.tight_layout()
+    if legend == "below":
+        fig.legend(*ax.get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2,
+                   fontsize=_TEXT, frameon=False)
+    elif legend:
+        ax.legend(fontsize=_TEXT)
     return fig
