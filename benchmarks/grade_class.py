@@ -133,6 +133,13 @@ def _replace(nb: dict, function: str, source: str) -> None:
     cell["source"] = notebook.split_lines(source.strip("\n"))
 
 
+def _override(nb: dict, function: str, source: str) -> None:
+    """Redefine ``function`` in a new cell right after the cell that defines it (the cell may define others)."""
+    index = next(i for i, c in enumerate(nb["cells"])
+                 if c["cell_type"] == "code" and f"def {function}(" in "".join(c["source"]))
+    nb["cells"].insert(index + 1, _cell(source, f"override-{function}"))
+
+
 def _functions(lab) -> list[str]:
     return sorted({t.function for t in lab.tests})
 
@@ -159,7 +166,7 @@ def make_class(lab_id: str, n: int, seed: int = 0):
         if kind in ("one_mistake", "two_mistakes") and lab_id != CONV_POOL:
             names = rng.sample(functions, min(len(functions), 1 if kind == "one_mistake" else 2))
             for fn in names:
-                _replace(nb, fn, f"def {fn}(*args, **kwargs):\n    return np.zeros(3)")
+                _override(nb, fn, f"def {fn}(*args, **kwargs):\n    return np.zeros(3)")
             kind = f"{kind}:{'+'.join(names)}"
         elif kind == "vectorised":
             for fn, src in VECTORISED.items():
@@ -176,7 +183,7 @@ def make_class(lab_id: str, n: int, seed: int = 0):
             nb["cells"].insert(2, _cell("import numpy_extra_tools", "imp"))
         elif kind == "loop_in_function":
             fn = functions[-1]
-            _replace(nb, fn, f"def {fn}(*args, **kwargs):\n    while True:\n        pass")
+            _override(nb, fn, f"def {fn}(*args, **kwargs):\n    while True:\n        pass")
         elif kind == "loop_in_cell":
             nb["cells"].append(_cell("while True:\n    pass", "loop"))
         elif kind == "invalid_json":

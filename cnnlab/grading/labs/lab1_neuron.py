@@ -10,7 +10,7 @@ LAB = json.loads(r'''
 {
  "lab": "lab1_neuron",
  "title": "实验 1：神经元与激活函数",
- "source_sha256": "33fb58625454f76afe9a319bdf1a139c28fee2b037f4e1761f4b0811f6b91c34",
+ "source_sha256": "9c4e8b909af8a22fb6fa4cb2e680951d6d0d09577547ade3037f7fdba077f7ed",
  "call_timeout": 5,
  "questions": [
   {

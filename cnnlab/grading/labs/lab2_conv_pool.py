@@ -10,7 +10,7 @@ LAB = json.loads(r'''
 {
  "lab": "lab2_conv_pool",
  "title": "实验 2：卷积与池化",
- "source_sha256": "5024dfc4203cfe289c8c0ed84f1ca287b53cd93b83b1a5fa1be17a3437529e3d",
+ "source_sha256": "bfcbe964e17c7ed9f9837bf6d8e031bafbaecad557d98c406751523b719e09a3",
  "call_timeout": 5,
  "questions": [
   {

@@ -10,7 +10,7 @@ LAB = json.loads(r'''
 {
  "lab": "lab3_backprop",
  "title": "实验 3：反向传播",
- "source_sha256": "17c881829461e93b4d412fb6ca6a8a01f3b1aa860e17997f03a35655bcaf7a46",
+ "source_sha256": "efe310fed65093e3a4d8148f3f851b17948dfe75130d68deb0580d3a7e37b393",
  "call_timeout": 5,
  "questions": [
   {

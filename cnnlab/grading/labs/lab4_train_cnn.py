@@ -10,7 +10,7 @@ LAB = json.loads(r'''
 {
  "lab": "lab4_train_cnn",
  "title": "实验 4：训练一个 CNN",
- "source_sha256": "dc21978cf30e0490978878c2909704794a55a23ecd7d64a8b5849c61509e622b",
+ "source_sha256": "9db36847b2f2d2cb4cff95d20cd0734a428e6d4021a3943e2632dd0537bb0b2e",
  "call_timeout": 5,
  "questions": [
   {

@@ -10,7 +10,7 @@ LAB = json.loads(r'''
 {
  "lab": "lab5_torch_gpu",
  "title": "实验 5：从 NumPy 到 PyTorch 与 GPU",
- "source_sha256": "9d1d4681e91ab9b7e18e5ee0463521559186fafe29207a995f126ea088150fce",
+ "source_sha256": "2248d1cbb0b8b60cb0f77f3f9e37f7e36bc68d89df506a6fe7d90f1295c87427",
  "call_timeout": 5,
  "questions": [
   {
