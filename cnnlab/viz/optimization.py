@@ -111,7 +111,7 @@ def plot_schedules(schedules: dict, epochs: int, ax=None, title: str | None = No
     ax.set_xlabel("epoch $t$")
     ax.set_ylabel(r"learning rate $\eta_t$")
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=9)
+    ax.legend()
     if title:
         ax.set_title(title)
     return ax
@@ -142,7 +142,7 @@ def plot_mean_band(curves: dict, ax=None, ylabel: str = "", logy: bool = False, 
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=9)
+    ax.legend()
     if title:
         ax.set_title(title)
     return ax
