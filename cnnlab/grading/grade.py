@@ -60,21 +60,21 @@ class LoadedLab:
 
     def __init__(self, lab_path):
         self.lab_path = Path(lab_path).resolve()
-        self.hide: list[str] = []
+        self.secrets: list[str] = []
         self.warnings: list[str] = []
         if self.lab_path.is_dir():
             fixed = lock_down(self.lab_path) if _is_root() else []
             if fixed:
                 self.warnings.append(f"the bundle was readable by other users; fixed permissions of {len(fixed)} paths")
             self.bundle = Bundle.load(self.lab_path)
-            self.hide.append(str(self.lab_path))
+            self.secrets.append(str(self.lab_path))
             source = self.bundle.lab.get("source_path")
             if isinstance(source, str) and os.path.isabs(source):  # the source, if it is on this machine
-                self.hide += [os.path.dirname(source), source]
+                self.secrets += [os.path.dirname(source), source]
         elif self.lab_path.suffix == ".ipynb":
             from cnnlab.grading.authoring import build_bundle, read_source
             self.bundle = build_bundle(read_source(self.lab_path))
-            self.hide += [str(self.lab_path.parent), str(self.lab_path)]
+            self.secrets += [str(self.lab_path.parent), str(self.lab_path)]
         else:
             raise FileNotFoundError(f"--lab {lab_path}: neither a bundle directory nor a source .ipynb")
 
@@ -280,11 +280,6 @@ def read_submission(path) -> bytes:
         return fh.read(notebook.MAX_NOTEBOOK_BYTES + 1)
 
 
-def find_submissions(folder) -> list[Path]:
-    """The notebooks that will be graded (see :func:`scan_submissions` for every entry)."""
-    return [e.path for e in scan_submissions(folder) if e.path is not None]
-
-
 def grade_class(submissions_dir, lab_path, out_dir, *, jobs: int | None = None, force: bool = False,
                 overrides: dict | None = None, isolation: str = "bwrap", progress=None) -> ClassReport:
     """Grade every ``*.ipynb`` of ``submissions_dir`` against the lab (a source notebook or a bundle
@@ -301,7 +296,7 @@ def grade_class(submissions_dir, lab_path, out_dir, *, jobs: int | None = None, 
         bundle = lab.bundle
         report.warnings += lab.warnings
         limits = Limits().updated(**bundle.lab["limits"]).updated(**(overrides or {}))
-        secrets = lab.hide + [str(Path(submissions_dir).resolve()), str(out_dir.resolve())]
+        secrets = lab.secrets + [str(Path(submissions_dir).resolve()), str(out_dir.resolve())]
         sandbox = Sandbox(limits, secrets=secrets, forbidden_imports=bundle.lab.get("forbidden_imports", []),
                           isolation=isolation)
         report.isolation = sandbox.describe()

@@ -134,7 +134,7 @@ def run(bundle_dir, submission_dir, results_path, limits: Limits | None = None, 
         else:
             data = read_submission(path)
             try:
-                sandbox = Sandbox(limits, secrets=lab.hide + [str(submission_dir.resolve()),
+                sandbox = Sandbox(limits, secrets=lab.secrets + [str(submission_dir.resolve()),
                                                               str(results_path.parent.resolve())],
                                   forbidden_imports=bundle.lab.get("forbidden_imports", []), isolation=isolation)
             except SandboxUnavailable:

@@ -172,8 +172,10 @@ def remove_stale_files() -> list[str]:
 class Sandbox:
     """Runs code cells + calls in isolated children. Thread-safe: one run per slot at a time."""
 
-    def __init__(self, limits: Limits | None = None, *, forbidden_imports=(), secrets=(), hide=(),
+    def __init__(self, limits: Limits | None = None, *, forbidden_imports=(), secrets=(),
                  isolation: str = "bwrap", uid_base: int | None = None, python: str | None = None):
+        """``secrets``: paths the child must never see (the sandbox refuses to start if the view it
+        builds would contain one); the checkout's ``.git`` and ``labs/source`` are always among them."""
         self.limits = limits or Limits()
         self.forbidden_imports = list(forbidden_imports)
         self.isolation = isolation
@@ -184,7 +186,7 @@ class Sandbox:
         self._aliases: dict[str, str] = {}
         self._alias_dir = None
         root = views.package_root()
-        self.secrets = sorted({os.path.realpath(p) for p in [*secrets, *hide, os.path.join(root, ".git"),
+        self.secrets = sorted({os.path.realpath(p) for p in [*secrets, os.path.join(root, ".git"),
                                                               os.path.join(root, "labs", "source")]})
         if isolation == TRUSTED:
             self.uid_base = None

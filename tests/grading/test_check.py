@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 
+import matplotlib.pyplot as plt
 import pytest
 from grading_helpers import make_submission
 
@@ -16,9 +17,12 @@ def run_notebook(nb) -> str:
     """Execute a notebook's code cells in one namespace (as a kernel would) and return what it printed."""
     out = io.StringIO()
     namespace = {"__name__": "__main__"}
-    with contextlib.redirect_stdout(out):
-        for source in notebook.code_cells(nb):
-            exec(compile(source, "<cell>", "exec"), namespace)  # noqa: S102
+    try:
+        with contextlib.redirect_stdout(out):
+            for source in notebook.code_cells(nb):
+                exec(compile(source, "<cell>", "exec"), namespace)  # noqa: S102
+    finally:
+        plt.close("all")  # the lab's figures
     return out.getvalue()
 
 

@@ -221,6 +221,20 @@ def max_pool2d(x, kernel_size, stride=None):  # its public feedback shows every 
     return np.array([len(SEEN)] + SEEN)
 """
 
+EARLY_DONE = """
+import json, os, struct, threading, time
+STOLEN = []
+_cmd = open("/proc/self/cmdline", "rb").read().split(b"\\0")
+_res, _hid = int(_cmd[_cmd.index(b"--result-fd") + 1]), int(_cmd[_cmd.index(b"--hidden-fd") + 1])
+_done = json.dumps({"kind": "public_done"}).encode()
+os.write(_res, b"CNLB" + struct.pack("<II", len(_done), 0) + _done)  # claims the public results are final
+threading.Thread(target=lambda: STOLEN.append(os.read(_hid, 1 << 20)), daemon=True).start()
+time.sleep(1)  # the hidden inputs arrive before any public test has run
+
+def max_pool2d(x, kernel_size, stride=None):  # a public test's output, made of the hidden inputs
+    return np.frombuffer(STOLEN[0][:800].ljust(800, b"\\0"), dtype=np.uint8).astype(float) if STOLEN else x
+"""
+
 FORGER = """
 import json, os, struct, sys
 _cmd = open("/proc/self/cmdline", "rb").read().split(b"\\0")
@@ -255,6 +269,7 @@ SUBMISSIONS = {
     "forbidden": lambda lab: make_submission(lab, replace={"conv2d": FORBIDDEN}),
     "hidden_thief": lambda lab: make_submission(lab, replace={"conv2d_single": HIDDEN_THIEF}, append=[SHOW_SEEN]),
     "forger": lambda lab: make_submission(lab, append=[FORGER]),
+    "early_done": lambda lab: make_submission(lab, append=[EARLY_DONE]),
     "big_cell": lambda lab: make_submission(lab, append=["BIG = '" + "数据" * 750_000 + "'\nassert len(BIG) == 1_500_000\n"]),
 }
 
@@ -333,6 +348,13 @@ def test_6_hidden_inputs_never_reach_what_the_student_sees(batches, source_lab):
     public_q1 = sum(1 for t in source_lab.tests if t.question == "q1" and not t.hidden)
     q3 = next(t["output"] for t in res["tests"] if t["number"] == "q3.1")
     assert f"得到 形状 ({public_q1 + 1},)" in q3, q3
+
+
+def test_6_a_forged_end_of_the_public_tests_gains_nothing(batches):
+    res = batches[0]["results"]["early_done"]
+    for t in res["tests"]:  # what came after the forged record is ignored: no public output to show
+        assert "得到 形状" not in t["output"], t["output"]
+    assert res["extra_data"]["status"] != "error"
 
 
 def test_7_forbidden_package_is_absent_even_without_the_import_blocker(batches):
