@@ -27,7 +27,8 @@ from .._validate import check_conv2d, check_conv_transpose2d
 __all__ = ["Animation", "animate_conv2d", "animate_conv_transpose2d", "animate_max_pool2d",
            "animate_max_unpool2d"]
 
-_DPI = 80  # frames are PNGs: 80 dpi keeps a 9-frame animation near 150 kB and the numbers legible
+_DPI = 80  # the frames' displayed size: 7 in at 80 px per inch fills the 560-688 px text column
+_SHARPNESS = 2  # frames are stored at twice the displayed pixels, so they stay sharp on HiDPI screens
 _CELL_IN = 0.42  # inches per grid cell when the panels fit in the figure width
 _FIG_W_MAX = 7.0  # the text column
 _FIG_W_MIN = 5.6  # room for a caption line of 56 characters
@@ -73,8 +74,9 @@ class Animation:
         import matplotlib.pyplot as plt
         from matplotlib.animation import FuncAnimation
 
-        with mpl.rc_context({"savefig.bbox": None, "figure.dpi": _DPI, "savefig.dpi": _DPI}):
+        with mpl.rc_context({"savefig.bbox": None, "figure.dpi": _DPI, "savefig.dpi": _SHARPNESS * _DPI}):
             fig = self._draw(0)
+            width_px = round(fig.get_figwidth() * _DPI)
             fig.canvas.draw_idle = lambda *args, **kwargs: None  # each frame is drawn once, when it is saved
             try:
                 anim = FuncAnimation(fig, lambda k: self._draw(k, fig), frames=len(self.frames),
@@ -82,7 +84,7 @@ class Animation:
                 html = anim.to_jshtml(default_mode="once")
             finally:
                 plt.close(fig)  # else the notebook would also show the last frame as a static figure
-        return _offline(html)
+        return _offline(html, width_px)
 
     def _repr_html_(self) -> str:
         return self.to_jshtml()
@@ -98,7 +100,7 @@ _ICONS = {"fa-minus": "\u2212", "fa-fast-backward": "\u21e4", "fa-step-backward"
           "fa-step-forward": "\u25b7", "fa-fast-forward": "\u21e5", "fa-plus": "+"}
 _STYLE = ("<style>.cnnlab-animation{max-width:100%;overflow-x:auto}"
           ".cnnlab-animation .animation{max-width:100%}"
-          ".cnnlab-animation .animation img{max-width:100%;height:auto}"
+          ".cnnlab-animation .animation img{width:var(--frame-width);max-width:100%;height:auto}"
           ".cnnlab-animation input[type=range].anim-slider{width:min(374px,90%)}"
           ".cnnlab-animation .anim-buttons button{width:32px}</style>")  # 9 buttons fit a phone
 
@@ -116,8 +118,9 @@ def _palette_png(b64: str) -> str:
     return base64.b64encode(out.getvalue()).decode("ascii")
 
 
-def _offline(html: str) -> str:
-    """matplotlib's jshtml without external resources, with lighter frames, scaled to the page width."""
+def _offline(html: str, width_px: int) -> str:
+    """matplotlib's jshtml without external resources, with lighter frames shown ``width_px`` wide (at
+    most the page's width)."""
     import re
 
     html = re.sub(r"<link[^>]*>", "", html)  # the only external resource: the icon font's stylesheet
@@ -127,7 +130,7 @@ def _offline(html: str) -> str:
                   lambda m: "data:image/png;base64," + _palette_png(m.group(1).replace("\\\n", "")), html)
     if re.search(r"https?://|<i class=\"fa", html):
         raise RuntimeError("animation: matplotlib's player changed; it refers to an external resource again")
-    return f'{_STYLE}<div class="cnnlab-animation">{html}</div>'
+    return f'{_STYLE}<div class="cnnlab-animation" style="--frame-width:{width_px}px">{html}</div>'
 
 
 # --------------------------------------------------------------------------------------------------------------
