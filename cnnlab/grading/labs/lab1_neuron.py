@@ -10,7 +10,7 @@ LAB = json.loads(r'''
 {
  "lab": "lab1_neuron",
  "title": "实验 1：神经元与激活函数",
- "source_sha256": "9c4e8b909af8a22fb6fa4cb2e680951d6d0d09577547ade3037f7fdba077f7ed",
+ "source_sha256": "b675577cf4924111339a6be1c4a931c6cf0e6c4d942972bc46177362e6424ea4",
  "call_timeout": 5,
  "questions": [
   {

@@ -10,7 +10,7 @@ LAB = json.loads(r'''
 {
  "lab": "lab2_conv_pool",
  "title": "实验 2：卷积与池化",
- "source_sha256": "bfcbe964e17c7ed9f9837bf6d8e031bafbaecad557d98c406751523b719e09a3",
+ "source_sha256": "9baf2f5364c9c3600aaa158f15dcb762fd7a1a9f23c02bdba8c7e990972a7f12",
  "call_timeout": 5,
  "questions": [
   {

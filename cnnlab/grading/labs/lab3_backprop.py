@@ -10,7 +10,7 @@ LAB = json.loads(r'''
 {
  "lab": "lab3_backprop",
  "title": "实验 3：反向传播",
- "source_sha256": "efe310fed65093e3a4d8148f3f851b17948dfe75130d68deb0580d3a7e37b393",
+ "source_sha256": "c23755e7a725a4645a6918cdfa5080e1b2d62115c998c29ad6a6134d0d95c9cc",
  "call_timeout": 5,
  "questions": [
   {

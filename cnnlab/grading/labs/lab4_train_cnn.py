@@ -10,7 +10,7 @@ LAB = json.loads(r'''
 {
  "lab": "lab4_train_cnn",
  "title": "实验 4：训练一个 CNN",
- "source_sha256": "9db36847b2f2d2cb4cff95d20cd0734a428e6d4021a3943e2632dd0537bb0b2e",
+ "source_sha256": "58f40b4d0cb8142fbbdaeab3ad66d9f3cf54509f045cbd405a963ac08b2a9b36",
  "call_timeout": 5,
  "questions": [
   {

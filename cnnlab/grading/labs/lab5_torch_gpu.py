@@ -10,7 +10,7 @@ LAB = json.loads(r'''
 {
  "lab": "lab5_torch_gpu",
  "title": "实验 5：从 NumPy 到 PyTorch 与 GPU",
- "source_sha256": "2248d1cbb0b8b60cb0f77f3f9e37f7e36bc68d89df506a6fe7d90f1295c87427",
+ "source_sha256": "f54bdec9f7a4795e5c9105ae7752ac5b6eae96229eef47137019c5fb3dc16e58",
  "call_timeout": 5,
  "questions": [
   {
