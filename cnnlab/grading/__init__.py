@@ -3,14 +3,14 @@
 In a lab notebook::
 
     from cnnlab.grading import Lab, arange, array, randint, randn
-    lab = Lab("lab1_conv_pool")
+    lab = Lab("lab2_conv_pool")
     test, check = lab.test, lab.check
 
 For instructors (see ``labs/README.md``)::
 
-    cnnlab-grade generate labs/source/lab1_conv_pool.ipynb --out labs/
-    cnnlab-grade grade SUBMISSIONS/ --lab labs/source/lab1_conv_pool.ipynb --out RESULTS/
-    cnnlab-grade export-gradescope --lab labs/source/lab1_conv_pool.ipynb --out lab1_autograder.zip
+    cnnlab-grade generate labs/source/lab2_conv_pool.ipynb --out labs/
+    cnnlab-grade grade SUBMISSIONS/ --lab labs/source/lab2_conv_pool.ipynb --out RESULTS/
+    cnnlab-grade export-gradescope --lab labs/source/lab2_conv_pool.ipynb --out lab2_autograder.zip
 
 Modules: :mod:`specs` (tests as data), :mod:`authoring` (source -> student notebook, public data,
 bundle), :mod:`student` (``check``), :mod:`sandbox` and :mod:`_child` (running student code),

@@ -107,7 +107,7 @@ def read_source(path) -> SourceLab:
     path = Path(path)
     lab_id = path.stem
     if not lab_id.isidentifier():
-        raise AuthoringError(f"{path.name}: the lab name {lab_id!r} must be a Python identifier (lab1_conv_pool)")
+        raise AuthoringError(f"{path.name}: the lab name {lab_id!r} must be a Python identifier (lab2_conv_pool)")
     try:
         nb = notebook.loads(path.read_bytes())
     except notebook.NotebookError as error:

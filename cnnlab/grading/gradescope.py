@@ -1,6 +1,6 @@
 """Grading beyond one machine: a Gradescope autograder zip, one container per submission.
 
-``cnnlab-grade export-gradescope --lab labs/source/lab1_conv_pool.ipynb --out lab1_autograder.zip``
+``cnnlab-grade export-gradescope --lab labs/source/lab2_conv_pool.ipynb --out lab2_autograder.zip``
 writes a zip whose root holds
 
 - ``setup.sh``: run once when Gradescope builds the image: installs Python 3 and NumPy;
@@ -32,6 +32,7 @@ from pathlib import Path
 
 from cnnlab.grading import results
 from cnnlab.grading.grade import LoadedLab, grade_bytes, read_submission
+from cnnlab.grading.labs import ALIASES
 from cnnlab.grading.sandbox import Limits, Sandbox, SandboxUnavailable
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -113,7 +114,7 @@ def _find_notebook(submission_dir: Path, lab_id: str):
                    and p.is_file() and ".ipynb_checkpoints" not in p.parts)
     if not found:
         return None
-    named = [p for p in found if p.stem == lab_id]
+    named = [p for p in found if ALIASES.get(p.stem, p.stem) == lab_id]  # a renamed lab's old file name too
     return (named or found)[0]
 
 

@@ -3,7 +3,7 @@
 The first code cell of every lab (source and student notebook alike) is::
 
     from cnnlab.grading import Lab, arange, array, randint, randn
-    lab = Lab("lab1_conv_pool")
+    lab = Lab("lab2_conv_pool")
     test, check = lab.test, lab.check
 
 ``check("q1")`` runs the *public* tests of question ``q1`` on the functions defined in the notebook

@@ -184,3 +184,16 @@ def test_guard_stops_loops_even_when_they_catch_exceptions():
     assert status == "error" and isinstance(error, ZeroDivisionError)
     status, error = _guard.guarded(lambda: exit(), 1)
     assert status == "error" and isinstance(error, SystemExit)
+
+
+def test_gradescope_finds_a_notebook_by_its_lab_id_or_the_old_id_of_a_renamed_lab(tmp_path):
+    from cnnlab.grading.gradescope import _find_notebook
+
+    for name in ("notes.ipynb", "lab1_conv_pool.ipynb"):  # a student's scratch notebook beside the lab
+        (tmp_path / name).write_text("{}", encoding="utf-8")
+    assert _find_notebook(tmp_path, "lab2_conv_pool").name == "lab1_conv_pool.ipynb"
+    (tmp_path / "lab2_conv_pool.ipynb").write_text("{}", encoding="utf-8")
+    assert _find_notebook(tmp_path, "lab2_conv_pool").name in ("lab1_conv_pool.ipynb", "lab2_conv_pool.ipynb")
+    assert _find_notebook(tmp_path, "lab3_backprop").name == "lab1_conv_pool.ipynb"  # none named: the first
+    (tmp_path / "empty").mkdir()
+    assert _find_notebook(tmp_path / "empty", "lab2_conv_pool") is None
