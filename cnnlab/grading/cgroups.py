@@ -75,7 +75,8 @@ def _pids(directory: str) -> list[int]:
         return []
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user counts too)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -234,7 +235,7 @@ def remove_stale(base: str, v2: bool) -> list[str]:
         if not name.startswith(PREFIX) or not name[len(PREFIX):].isdigit():
             continue
         pid = int(name[len(PREFIX):])
-        if pid != os.getpid() and not _alive(pid):
+        if pid != os.getpid() and not pid_alive(pid):
             _kill_all(os.path.join(base, name), v2)
             removed.append(name)
     return removed

@@ -45,7 +45,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from cnnlab.grading import view as views
-from cnnlab.grading.cgroups import Cgroups
+from cnnlab.grading.cgroups import Cgroups, pid_alive
 from cnnlab.grading.compare import safe_text
 from cnnlab.grading.protocol import RecordStream, array_to_bytes, encode_record
 
@@ -142,16 +142,6 @@ def _tool(name: str) -> str | None:
     return shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_files() -> list[str]:
     """Remove what a killed grader left in the temp directory (scratch folders, mount points)."""
     removed = []
@@ -160,7 +150,7 @@ def remove_stale_files() -> list[str]:
         if not name.startswith(TMP_PREFIX):
             continue
         pid = name[len(TMP_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             path = os.path.join(tmp, name)
             shutil.rmtree(path, ignore_errors=True)
             if os.path.lexists(path) and not os.path.isdir(path):
