@@ -211,9 +211,11 @@ def searchable_cjk(pdf_bytes: bytes) -> bytes:
     return out.getvalue()
 
 
-def build_pdf(html_dir: Path, out: Path, chromium: str) -> dict:
-    from playwright.sync_api import sync_playwright
+def build_pdf(html_dir: Path, out: Path, chromium: str | None = None, browser=None) -> dict:
+    """Print html_dir as one PDF into out; returns {"chapters": {title: first page}, "bytes": size}.
 
+    Give either the Chromium executable or a running Playwright browser (the tests share theirs).
+    """
     if not (html_dir / "index.html").is_file():
         raise SystemExit(f"build_pdf: no built book in {html_dir}; run `bash scripts/build-book.sh` first")
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
@@ -227,36 +229,52 @@ def build_pdf(html_dir: Path, out: Path, chromium: str) -> dict:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1000, "height": 1400})
-            outside = []
-            page.on("request", lambda r: r.url.startswith(("http:", "https:")) and not r.url.startswith(base)
-                    and outside.append(r.url))
-            page.goto(base + entries[0]["doc"] + ".html", wait_until="networkidle")
-            titles = page.evaluate(ASSEMBLE, {"entries": entries, "title": config["title"], "author": config["author"]})
-            page.add_style_tag(content=PDF_CSS)
-            page.emulate_media(media="print")
-            options = dict(format="A4", print_background=True, display_header_footer=True, header_template="<div></div>",
-                           footer_template=FOOTER, margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"},
-                           outline=True, tagged=True)
-            first = page.pdf(**options)
-            starts = chapter_pages(first)
-            if len(starts) != len(entries):
-                raise SystemExit(f"build_pdf: found the first page of {len(starts)} of {len(entries)} chapters in the PDF")
-            page.evaluate("""starts => document.querySelectorAll(".pdf-toc-page").forEach(
-                el => el.textContent = starts[el.dataset.chapter])""", starts)
-            pdf = page.pdf(**options)
-            browser.close()
+        if browser is not None:
+            pdf, starts, titles = _print(browser, base, entries, config)
+        else:
+            from playwright.sync_api import sync_playwright
+
+            with sync_playwright() as p:
+                own = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+                try:
+                    pdf, starts, titles = _print(own, base, entries, config)
+                finally:
+                    own.close()
     finally:
         server.shutdown()
         server.server_close()
-    if outside:
-        raise SystemExit(f"build_pdf: the pages asked for files from another host: {outside[:5]}")
     pdf = searchable_cjk(pdf)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(pdf)
     return {"chapters": dict(zip(titles, (starts[f"c{i}"] for i in range(len(titles))))), "bytes": len(pdf)}
+
+
+def _print(browser, base: str, entries: list[dict], config: dict) -> tuple[bytes, dict[str, int], list[str]]:
+    """The book joined into one page of the browser and printed twice (the second time with page numbers in
+    the table of contents); returns the PDF, each chapter's first page and the chapter titles."""
+    page = browser.new_page(viewport={"width": 1000, "height": 1400})
+    try:
+        outside = []
+        page.on("request", lambda r: r.url.startswith(("http:", "https:")) and not r.url.startswith(base)
+                and outside.append(r.url))
+        page.goto(base + entries[0]["doc"] + ".html", wait_until="networkidle")
+        titles = page.evaluate(ASSEMBLE, {"entries": entries, "title": config["title"], "author": config["author"]})
+        page.add_style_tag(content=PDF_CSS)
+        page.emulate_media(media="print")
+        options = dict(format="A4", print_background=True, display_header_footer=True, header_template="<div></div>",
+                       footer_template=FOOTER, margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"},
+                       outline=True, tagged=True)
+        starts = chapter_pages(page.pdf(**options))
+        if len(starts) != len(entries):
+            raise SystemExit(f"build_pdf: found the first page of {len(starts)} of {len(entries)} chapters in the PDF")
+        page.evaluate("""starts => document.querySelectorAll(".pdf-toc-page").forEach(
+            el => el.textContent = starts[el.dataset.chapter])""", starts)
+        pdf = page.pdf(**options)
+    finally:
+        page.close()
+    if outside:
+        raise SystemExit(f"build_pdf: the pages asked for files from another host: {outside[:5]}")
+    return pdf, starts, titles
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -27,10 +27,10 @@ def _build_pdf_module():
 
 
 @pytest.fixture(scope="module")
-def book_pdf(html_dir, tmp_path_factory):
+def book_pdf(html_dir, tmp_path_factory, browser):
     build_pdf = _build_pdf_module()
     out = tmp_path_factory.mktemp("pdf") / "book.pdf"
-    result = build_pdf.build_pdf(html_dir, out, CHROMIUM)
+    result = build_pdf.build_pdf(html_dir, out, browser=browser)  # the session's Chromium (one Playwright per process)
     reader = pypdf.PdfReader(out)
     texts = [page.extract_text() or "" for page in reader.pages]
     return {"reader": reader, "texts": texts, "chapters": result["chapters"],
