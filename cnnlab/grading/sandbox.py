@@ -325,14 +325,15 @@ class Sandbox:
 
     def _bwrap_args(self, limits: Limits) -> list[str]:
         args = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session"]
-        for target, path in self.view.symlinks:
-            args += ["--symlink", target, path]
-        for src, dest in self.view.binds + self.view.masks:
-            args += ["--ro-bind", self._source(src), dest]
         args += ["--proc", "/proc", "--dev", "/dev"]
         for path, mb in (("/tmp", limits.workdir_mb), ("/var/tmp", limits.scratch_mb),
                          ("/dev/shm", limits.scratch_mb), ("/run/lock", 1)):
             args += ["--perms", "1777", "--size", str(int(mb) * MIB), "--tmpfs", path]
+        # the binds after the tmpfs: a Python or venv that lives under /tmp (a CI checkout) stays visible
+        for target, path in self.view.symlinks:
+            args += ["--symlink", target, path]
+        for src, dest in self.view.binds + self.view.masks:
+            args += ["--ro-bind", self._source(src), dest]
         args += ["--mqueue", "/dev/mqueue", "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp",
                  "--clearenv"]
         for key, value in self._env("/tmp").items():
