@@ -149,6 +149,7 @@ def test_a_killed_grader_leaves_no_process_and_no_hidden_test(source_lab, tmp_pa
     try:
         deadline = time.monotonic() + 180
         while len(_in_cgroup_of(grader.pid)) < 4 and time.monotonic() < deadline:  # two runs under way
+            assert grader.poll() is None, f"the grader exited ({grader.returncode}) before it started a run"
             time.sleep(0.5)
         assert _in_cgroup_of(grader.pid), "the grader never started a run"
     finally:
