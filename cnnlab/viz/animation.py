@@ -203,7 +203,7 @@ def _figure(panels: list, caption: str, fig=None, lines: int = 1):
         ax.set_xlim(-0.5, w - 0.5)
         ax.set_ylim(h - 0.5, -0.5)
         ax.axis("off")
-        ax.set_title(p.title, fontsize=11, pad=4)
+        ax.set_title(p.title, fontsize=12, pad=4)
         texts = [_fmt(v) for v in p.values[~np.isnan(p.values)]]
         longest = max([len(t) for t in texts] + [2])
         size = min(0.42 * cell_pt, 1.45 * cell_pt / longest)
@@ -222,7 +222,7 @@ def _figure(panels: list, caption: str, fig=None, lines: int = 1):
             top, left, bh, bw = p.box
             ax.add_patch(Rectangle((left - 0.5, top - 0.5), bw, bh, fill=False, edgecolor="#d94801",
                                    linewidth=2.0, linestyle="--", clip_on=False))
-    fig.text(0.15 / fig_w, (0.22 * n_lines + 0.1) / fig_h, caption, ha="left", va="top", fontsize=11,
+    fig.text(0.15 / fig_w, (0.22 * n_lines + 0.1) / fig_h, caption, ha="left", va="top", fontsize=12,
              family="monospace", linespacing=1.25)
     return fig
 
