@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
+bash scripts/system-packages.sh book  # npm, for MathJax
 
 mathjax_version=3.2.2
 static=.cache/book_static  # html_static_path in _config.yml
