@@ -23,6 +23,18 @@ IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="the grading sandbox needs root (CI runs these tests as root)")
 
 
+def processes_in_cgroups_of(grader_pid: int) -> list[str]:
+    """PIDs of the processes left in the cgroups of the grader ``grader_pid`` (``/cnnlab-grade-<pid>/``)."""
+    mark, found = f"/cnnlab-grade-{grader_pid}/", []
+    for path in Path("/proc").glob("[0-9]*/cgroup"):
+        try:
+            if mark in path.read_text():
+                found.append(path.parent.name)
+        except OSError:
+            continue
+    return found
+
+
 def code_cell(source: str, cell_id: str = "added") -> dict:
     return {"cell_type": "code", "id": cell_id, "metadata": {}, "outputs": [], "execution_count": None,
             "source": notebook.split_lines(source)}

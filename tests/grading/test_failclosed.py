@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from grading_helpers import ROOT, SOURCE, make_submission, needs_root, write
+from grading_helpers import ROOT, SOURCE, make_submission, needs_root, processes_in_cgroups_of, write
 
 from cnnlab.grading import sandbox as sandbox_module
 from cnnlab.grading.authoring import read_source
@@ -126,17 +126,6 @@ def test_a_failed_bundle_build_leaves_nothing(tmp_path):
     assert not [n for n in new if os.path.exists(os.path.join(tempfile.gettempdir(), n))]
 
 
-def _in_cgroup_of(pid: int) -> list[str]:
-    mark, found = f"/cnnlab-grade-{pid}/", []
-    for path in Path("/proc").glob("[0-9]*/cgroup"):
-        try:
-            if mark in path.read_text():
-                found.append(path.parent.name)
-        except OSError:
-            continue
-    return found
-
-
 def test_a_killed_grader_leaves_no_process_and_no_hidden_test(source_lab, tmp_path):
     subs, out = tmp_path / "subs", tmp_path / "out"
     subs.mkdir()
@@ -148,17 +137,17 @@ def test_a_killed_grader_leaves_no_process_and_no_hidden_test(source_lab, tmp_pa
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 180
-        while len(_in_cgroup_of(grader.pid)) < 4 and time.monotonic() < deadline:  # two runs under way
+        while len(processes_in_cgroups_of(grader.pid)) < 4 and time.monotonic() < deadline:  # two runs under way
             assert grader.poll() is None, f"the grader exited ({grader.returncode}) before it started a run"
             time.sleep(0.5)
-        assert _in_cgroup_of(grader.pid), "the grader never started a run"
+        assert processes_in_cgroups_of(grader.pid), "the grader never started a run"
     finally:
         grader.send_signal(signal.SIGKILL)
         grader.wait()
     deadline = time.monotonic() + 20
-    while _in_cgroup_of(grader.pid) and time.monotonic() < deadline:  # --die-with-parent, the PID namespace
+    while processes_in_cgroups_of(grader.pid) and time.monotonic() < deadline:  # --die-with-parent, the PID namespace
         time.sleep(0.2)
-    assert _in_cgroup_of(grader.pid) == []
+    assert processes_in_cgroups_of(grader.pid) == []
     assert not list(out.glob("*/results.json"))
     # the bundle of a source notebook only ever lived in the grader's memory
     tmp = Path(tempfile.gettempdir())

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from grading_helpers import IS_ROOT, SOURCE, code_cell, make_submission, needs_root, write
+from grading_helpers import IS_ROOT, SOURCE, code_cell, make_submission, needs_root, processes_in_cgroups_of, write
 
 from cnnlab.grading import notebook
 from cnnlab.grading.authoring import read_source
@@ -301,15 +301,7 @@ def test_1_processes_die_with_their_run(batches):
     assert 0 < forks < LIMITS["nproc"]  # pids.max (and RLIMIT_NPROC) stopped it
     # every run had a cgroup of its own below cnnlab-grade-<this pid>: no process is left in any of them
     # (uids are handed to other graders once a batch ends, so they cannot tell whose a process is)
-    mine = f"/cnnlab-grade-{os.getpid()}/"
-    alive = []
-    for cgroup in Path("/proc").glob("[0-9]*/cgroup"):
-        try:
-            if mine in cgroup.read_text():
-                alive.append(cgroup.parent.name)
-        except OSError:
-            continue
-    assert alive == []
+    assert processes_in_cgroups_of(os.getpid()) == []
 
 
 def test_2_memory_limit_holds_for_the_whole_submission(batches):
