@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from .._validate import check_float, check_shape
+from .._checks import check_float, check_shape
 
 __all__ = [
     "ACTIVATIONS", "Activation",

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-# The input checks, shared with cnnlab.torch (cnnlab/_validate.py): check_conv2d and check_conv_transpose2d
+# The input checks, shared with cnnlab.torch (cnnlab/_checks.py): conv2d_geometry and conv_transpose2d_geometry
 # validate every argument (clear errors: "conv2d: input has 3 channels but weight expects 4 ...") and return
 # the padding (top, bottom, left, right), stride, dilation and output size; check_grad_out checks a backward's
 # incoming gradient. Every function below starts with them.
-from .._validate import check_conv2d, check_conv_transpose2d, check_grad_out
+from .._checks import check_grad_out
+from .._geometry import conv2d_geometry, conv_transpose2d_geometry
 from .windows import col2im, pad2d, sliding_windows, unpad2d
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_naive", "conv_transpose2d", "conv_transpose2d_backward"]
@@ -46,7 +47,7 @@ def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
     Returns:
         out: (N, C_out, OH, OW), OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1 (likewise OW).
     """
-    pads, (SH, SW), (DH, DW), (OH, OW) = check_conv2d("conv2d_naive", x, weight, bias, stride, padding, dilation,
+    pads, (SH, SW), (DH, DW), (OH, OW) = conv2d_geometry("conv2d_naive", x, weight, bias, stride, padding, dilation,
                                                       groups)
     N = x.shape[0]
     C_out, C_per_group, KH, KW = weight.shape
@@ -85,7 +86,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         out: (N, C_out, OH, OW), OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1 (likewise OW),
             ``out[n, o, i, j] = bias[o] + sum(window (i, j) of x[n, group of o] * weight[o])``.
     """
-    pads, stride, dilation, (OH, OW) = check_conv2d("conv2d", x, weight, bias, stride, padding, dilation, groups)
+    pads, stride, dilation, (OH, OW) = conv2d_geometry("conv2d", x, weight, bias, stride, padding, dilation, groups)
     N, C_in = x.shape[:2]
     C_out, C_per_group, KH, KW = weight.shape
     G, K = groups, C_per_group * KH * KW  # K: numbers in one window of one group
@@ -118,7 +119,7 @@ def conv2d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dilatio
     convolution of grad_out with the same weight: ``conv_transpose2d`` is the gradient of ``conv2d``.)
     """
     op = "conv2d_backward"
-    pads, stride, dilation, (OH, OW) = check_conv2d(op, x, weight, bias, stride, padding, dilation, groups)
+    pads, stride, dilation, (OH, OW) = conv2d_geometry(op, x, weight, bias, stride, padding, dilation, groups)
     N, C_in = x.shape[:2]
     C_out, C_per_group, KH, KW = weight.shape
     G, K = groups, C_per_group * KH * KW
@@ -250,7 +251,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     Returns:
         out: (N, C_out, H_out, W_out), H_out = (H - 1) * SH - 2 * PH + DH * (KH - 1) + OPH + 1 (likewise W_out).
     """
-    pads, stride, dilation, (H_out, W_out) = check_conv_transpose2d(
+    pads, stride, dilation, (H_out, W_out) = conv_transpose2d_geometry(
         "conv_transpose2d", x, weight, bias, stride, padding, output_padding, groups, dilation)
     N, C_in, H, W = x.shape
     _, C_out_per_group, KH, KW = weight.shape
@@ -285,7 +286,7 @@ def conv_transpose2d_backward(grad_out, x, weight, bias=None, stride=1, padding=
     grad_x = w @ grad_cols (a plain convolution of grad_out), grad_w = x @ grad_cols^T (summed over the batch).
     """
     op = "conv_transpose2d_backward"
-    pads, stride, dilation, (H_out, W_out) = check_conv_transpose2d(
+    pads, stride, dilation, (H_out, W_out) = conv_transpose2d_geometry(
         op, x, weight, bias, stride, padding, output_padding, groups, dilation)
     N, C_in, H, W = x.shape
     _, C_out_per_group, KH, KW = weight.shape

@@ -35,7 +35,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .._validate import _is_int, check_dropout_p
+from .._checks import _is_int, check_dropout_p
 from . import activations as A
 from .conv import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
 from .linear import dropout, dropout_backward, dropout_mask, flatten, flatten_backward, linear, linear_backward

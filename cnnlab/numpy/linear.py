@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 
-# The input checks, shared with cnnlab.torch (cnnlab/_validate.py): check_linear (shapes and dtypes of input,
+# The input checks, shared with cnnlab.torch (cnnlab/_checks.py): check_linear (shapes and dtypes of input,
 # weight and bias), flatten_dims (start_dim / end_dim as axes, as torch checks them), check_dropout_p (p in [0, 1]).
-from .._validate import check_dropout_p, check_float, check_linear, check_shape, flatten_dims
+from .._checks import check_dropout_p, check_float, check_linear, check_shape, flatten_dims
 
 __all__ = ["linear", "linear_backward", "flatten", "flatten_backward", "dropout_mask", "dropout",
            "dropout_backward"]

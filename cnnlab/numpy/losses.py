@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-# The input checks, shared with cnnlab.torch (cnnlab/_validate.py): check_dim (dim is an axis of x),
+# The input checks, shared with cnnlab.torch (cnnlab/_checks.py): check_dim (dim is an axis of x),
 # check_grad_like (grad_out has x's shape), check_cross_entropy (logits (N, C, ...) and classes in [0, C)),
 # check_mse (input and target alike), penalty_params (params as a list of float arrays, lam >= 0).
-from .._validate import check_cross_entropy, check_dim, check_float, check_grad_like, check_mse, penalty_params
+from .._checks import check_cross_entropy, check_dim, check_float, check_grad_like, check_mse, penalty_params
 from .activations import _exp_nonpositive
 
 __all__ = ["softmax", "softmax_backward", "log_softmax", "log_softmax_backward", "cross_entropy",

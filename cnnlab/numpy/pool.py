@@ -18,10 +18,10 @@ import numpy as np
 
 # The input checks, shared with cnnlab.torch: pool_geometry (cnnlab/_geometry.py) validates a pooling's
 # arguments and returns its windows: kernel, stride, dilation, padding, the padding actually added (ceil_mode
-# may need more at the bottom / right) and the output size; check_avg and check_unpool (cnnlab/_validate.py)
+# may need more at the bottom / right) and the output size; check_avg and unpool_geometry (cnnlab/_checks.py)
 # check the other arguments; check_grad_out checks a backward's incoming gradient.
-from .._geometry import pool_geometry
-from .._validate import check_avg, check_grad_out, check_unpool
+from .._checks import check_avg, check_grad_out
+from .._geometry import pool_geometry, unpool_geometry
 from .windows import col2im, pad2d, sliding_windows, unpad2d
 
 __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
@@ -244,7 +244,7 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     Returns:
         out: (N, C, H_out, W_out)
     """
-    H_out, W_out = check_unpool("max_unpool2d", x, indices, kernel_size, stride, padding, output_size)
+    H_out, W_out = unpool_geometry("max_unpool2d", x, indices, kernel_size, stride, padding, output_size)
     N, C = x.shape[:2]
     out = np.zeros((N, C, H_out * W_out), dtype=x.dtype)
     np.put_along_axis(out, indices.reshape(N, C, -1), x.reshape(N, C, -1), axis=2)
@@ -262,7 +262,7 @@ def max_unpool2d_backward(grad_out, x, indices, kernel_size, stride=None, paddin
         (grad_x, None): (N, C, H, W), and None for ``indices`` (integers have no gradient).
     """
     op = "max_unpool2d_backward"
-    H_out, W_out = check_unpool(op, x, indices, kernel_size, stride, padding, output_size)
+    H_out, W_out = unpool_geometry(op, x, indices, kernel_size, stride, padding, output_size)
     N, C = x.shape[:2]
     check_grad_out(op, grad_out, x, (N, C, H_out, W_out))
     grad_x = np.take_along_axis(grad_out.reshape(N, C, -1), indices.reshape(N, C, -1), axis=2)

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validate import batch_slices, check_fit_settings, positive_int
+from .._checks import positive_int
+from ..training import batch_slices, check_fit_settings
 from .losses import cross_entropy, cross_entropy_backward, mse_loss, mse_loss_backward
 
 __all__ = ["History", "fit", "evaluate", "predict"]

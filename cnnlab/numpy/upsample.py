@@ -25,7 +25,7 @@ import numpy as np
 # The input checks, shared with cnnlab.torch: resize_plan (cnnlab/_geometry.py) checks the arguments as torch
 # does and returns the output size (OH, OW), the scales to use in the index formula, and align_corners.
 from .._geometry import resize_plan
-from .._validate import check_float, check_shape
+from .._checks import check_float, check_shape
 
 __all__ = ["interpolate", "interpolate_backward"]
 

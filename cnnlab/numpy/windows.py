@@ -54,7 +54,7 @@ def sliding_windows(xp, kernel_size, stride, dilation, out_hw):
         xp: (N, C, Hp, Wp) the input, already padded.
         kernel_size, stride, dilation: pairs (KH, KW), (SH, SW), (DH, DW).
         out_hw: (OH, OW) the number of window positions along each axis
-            (see ``cnnlab._validate.out_size``); the windows must fit inside ``xp``.
+            (see ``cnnlab._geometry.out_size``); the windows must fit inside ``xp``.
 
     Returns:
         windows: (N, C, KH, KW, OH, OW) with ``windows[n, c, i, j, oh, ow] ==

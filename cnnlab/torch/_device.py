@@ -1,6 +1,6 @@
 """Where tensors live, and the checks that only torch needs (is it a tensor? on which device?).
 
-The shape and dtype checks are shared with the NumPy backend (``cnnlab._validate``); a torch op runs
+The shape and dtype checks are shared with the NumPy backend (``cnnlab._checks``, ``cnnlab._geometry``); a torch op runs
 those first, so both backends raise the same errors for the same bad input.
 """
 

@@ -27,7 +27,7 @@ import math
 
 import torch
 
-from .._validate import check_float, check_shape
+from .._checks import check_float, check_shape
 from ..numpy.activations import ACTIVATIONS as _NUMPY_ACTIVATIONS
 from ..numpy.activations import Activation
 from ._device import check_tensors

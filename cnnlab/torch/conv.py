@@ -8,7 +8,7 @@ a matrix product with the transposed kernels and ``col2im``.
 What torch adds: each differentiable op is a ``torch.autograd.Function`` (``_Conv2d``,
 ``_ConvTranspose2d``) whose ``backward`` calls the hand-written ``*_backward`` math below, so
 ``loss.backward()`` runs these formulas and not torch's. The argument checks are shared
-with the NumPy backend (``cnnlab/_validate.py``; they look only at shapes and dtypes), so bad input
+with the NumPy backend (``cnnlab/_checks.py``; they look only at shapes and dtypes), so bad input
 gets the same errors on both; torch only adds "is it a tensor" and "are they on one device".
 
 Layout NCHW; arguments and results as ``torch.nn.functional.conv2d`` / ``conv_transpose2d``.
@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import torch
 
-from .._validate import check_conv2d, check_conv_transpose2d, check_grad_out
+from .._checks import check_grad_out
+from .._geometry import conv2d_geometry, conv_transpose2d_geometry
 from ._device import check_tensors
 from .windows import col2im, pad2d, sliding_windows, unpad2d
 
@@ -46,7 +47,7 @@ def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
     """
     op = "conv2d_naive"
     check_tensors(op, (x, "input"), (weight, "weight"), (bias, "bias"))
-    pads, (SH, SW), (DH, DW), (OH, OW) = check_conv2d(op, x, weight, bias, stride, padding, dilation, groups)
+    pads, (SH, SW), (DH, DW), (OH, OW) = conv2d_geometry(op, x, weight, bias, stride, padding, dilation, groups)
     N = x.shape[0]
     C_out, C_per_group, KH, KW = weight.shape
     out_per_group = C_out // groups
@@ -88,7 +89,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """
     op = "conv2d"
     check_tensors(op, (x, "input"), (weight, "weight"), (bias, "bias"))
-    pads, stride, dilation, out_hw = check_conv2d(op, x, weight, bias, stride, padding, dilation, groups)
+    pads, stride, dilation, out_hw = conv2d_geometry(op, x, weight, bias, stride, padding, dilation, groups)
     return _Conv2d.apply(_conv2d, _conv2d_backward, x, weight, bias, pads, stride, dilation, groups, out_hw)
 
 
@@ -126,7 +127,7 @@ def conv2d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dilatio
     """
     op = "conv2d_backward"
     check_tensors(op, (x, "input"), (weight, "weight"), (bias, "bias"), (grad_out, "grad_out"))
-    pads, stride, dilation, (OH, OW) = check_conv2d(op, x, weight, bias, stride, padding, dilation, groups)
+    pads, stride, dilation, (OH, OW) = conv2d_geometry(op, x, weight, bias, stride, padding, dilation, groups)
     check_grad_out(op, grad_out, x, (x.shape[0], weight.shape[0], OH, OW))
     return _conv2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, (OH, OW))
 
@@ -199,7 +200,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     """
     op = "conv_transpose2d"
     check_tensors(op, (x, "input"), (weight, "weight"), (bias, "bias"))
-    pads, stride, dilation, out_hw = check_conv_transpose2d(
+    pads, stride, dilation, out_hw = conv_transpose2d_geometry(
         op, x, weight, bias, stride, padding, output_padding, groups, dilation)
     return _ConvTranspose2d.apply(_conv_transpose2d, _conv_transpose2d_backward, x, weight, bias, pads, stride,
                                   dilation, groups, out_hw)
@@ -239,7 +240,7 @@ def conv_transpose2d_backward(grad_out, x, weight, bias=None, stride=1, padding=
     """
     op = "conv_transpose2d_backward"
     check_tensors(op, (x, "input"), (weight, "weight"), (bias, "bias"), (grad_out, "grad_out"))
-    pads, stride, dilation, out_hw = check_conv_transpose2d(
+    pads, stride, dilation, out_hw = conv_transpose2d_geometry(
         op, x, weight, bias, stride, padding, output_padding, groups, dilation)
     check_grad_out(op, grad_out, x, (x.shape[0], groups * weight.shape[1], *out_hw))
     return _conv_transpose2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, out_hw)

@@ -37,7 +37,7 @@ import math
 import numpy as np
 import torch
 
-from .._validate import _is_int, check_dropout_p
+from .._checks import _is_int, check_dropout_p
 from ..numpy.layers import init_weight as numpy_init_weight
 from . import activations as A
 from ._device import resolve_device

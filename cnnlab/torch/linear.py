@@ -18,7 +18,7 @@ import math
 import numpy as np
 import torch
 
-from .._validate import check_dropout_p, check_float, check_linear, check_shape, flatten_dims
+from .._checks import check_dropout_p, check_float, check_linear, check_shape, flatten_dims
 from ._device import check_tensors
 
 __all__ = ["linear", "linear_backward", "flatten", "flatten_backward", "dropout_mask", "dropout",

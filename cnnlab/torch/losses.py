@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from .._validate import check_cross_entropy, check_dim, check_float, check_grad_like, check_mse, penalty_params
+from .._checks import check_cross_entropy, check_dim, check_float, check_grad_like, check_mse, penalty_params
 from ._device import check_tensors, default_device
 
 __all__ = ["softmax", "softmax_backward", "log_softmax", "log_softmax_backward", "cross_entropy",

@@ -10,7 +10,7 @@ found them and fills the rest with zeros.
 What torch adds: each op is a ``torch.autograd.Function`` whose backward is the hand-written math
 below (``_MaxPool2d`` keeps where every maximum is from its forward, so its backward does
 not search again). The argument checks are shared with the NumPy backend (``cnnlab/_geometry.py``,
-``cnnlab/_validate.py``), so the errors are the same.
+``cnnlab/_checks.py``), so the errors are the same.
 
 Layout NCHW; arguments and results as ``torch.nn.functional``. Shapes: N batch, C channels,
 H, W input size, KH, KW kernel size, OH, OW output size, SH, SW stride, PH, PW padding,
@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import torch
 
-from .._geometry import pool_geometry
-from .._validate import check_avg, check_grad_out, check_unpool
+from .._checks import check_avg, check_grad_out
+from .._geometry import pool_geometry, unpool_geometry
 from ._device import check_tensors
 from .windows import col2im, pad2d, sliding_windows, unpad2d
 
@@ -259,7 +259,7 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     """
     op = "max_unpool2d"
     check_tensors(op, (x, "input"), (indices, "indices"))
-    out_hw = check_unpool(op, x, indices, kernel_size, stride, padding, output_size)
+    out_hw = unpool_geometry(op, x, indices, kernel_size, stride, padding, output_size)
     return _MaxUnpool2d.apply(x, indices, out_hw)
 
 
@@ -283,7 +283,7 @@ def max_unpool2d_backward(grad_out, x, indices, kernel_size, stride=None, paddin
     """
     op = "max_unpool2d_backward"
     check_tensors(op, (x, "input"), (indices, "indices"), (grad_out, "grad_out"))
-    H_out, W_out = check_unpool(op, x, indices, kernel_size, stride, padding, output_size)
+    H_out, W_out = unpool_geometry(op, x, indices, kernel_size, stride, padding, output_size)
     N, C = x.shape[:2]
     check_grad_out(op, grad_out, x, (N, C, H_out, W_out))
     return _max_unpool2d_backward(grad_out, x.shape, indices), None

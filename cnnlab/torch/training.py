@@ -26,7 +26,8 @@ import math
 import numpy as np
 import torch
 
-from .._validate import batch_slices, check_fit_settings, positive_int
+from .._checks import positive_int
+from ..training import batch_slices, check_fit_settings
 from ..numpy.training import History  # the same record of a run for both backends
 from ._device import resolve_device
 from .losses import cross_entropy, mse_loss

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 
 from .._geometry import resize_plan
-from .._validate import check_float, check_shape
+from .._checks import check_float, check_shape
 from ._device import check_tensors
 
 __all__ = ["interpolate", "interpolate_backward"]

@@ -21,8 +21,7 @@ from typing import Callable
 import numpy as np
 
 from .. import numpy as cnp
-from .._geometry import pool_geometry
-from .._validate import check_conv2d, check_conv_transpose2d
+from .._geometry import conv2d_geometry, conv_transpose2d_geometry, pool_geometry
 
 __all__ = ["Animation", "animate_conv2d", "animate_conv_transpose2d", "animate_max_pool2d",
            "animate_max_unpool2d"]
@@ -276,7 +275,7 @@ def animate_conv2d(x, weight, stride=1, padding=0, dilation=1) -> Animation:
     op = "animate_conv2d"
     x = _plane(x, "x", op, "(H, W)")
     weight = _plane(weight, "weight", op, "(KH, KW)")
-    (top, bottom, left, right), (SH, SW), (DH, DW), out_hw = check_conv2d(
+    (top, bottom, left, right), (SH, SW), (DH, DW), out_hw = conv2d_geometry(
         op, _nchw(x), _nchw(weight), None, stride, padding, dilation, 1)
     output = cnp.conv2d(_nchw(x), _nchw(weight), stride=stride, padding=padding, dilation=dilation)[0, 0]
     xp = np.pad(x, ((top, bottom), (left, right)))
@@ -331,7 +330,7 @@ def animate_conv_transpose2d(x, weight, stride=1, padding=0) -> Animation:
     op = "animate_conv_transpose2d"
     x = _plane(x, "x", op, "(H, W)")
     weight = _plane(weight, "weight", op, "(KH, KW)")
-    (PH, _, PW, _), (SH, SW), _, out_hw = check_conv_transpose2d(op, _nchw(x), _nchw(weight), None, stride,
+    (PH, _, PW, _), (SH, SW), _, out_hw = conv_transpose2d_geometry(op, _nchw(x), _nchw(weight), None, stride,
                                                                  padding, 0, 1, 1)
     KH, KW = weight.shape
     order = _grid_cells(x.shape)

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from cnnlab._validate import out_size, pair
+from cnnlab._checks import pair
+from cnnlab._geometry import out_size
 from cnnlab.numpy import gradcheck
 from cnnlab.numpy import pool as numpy_pool
 
