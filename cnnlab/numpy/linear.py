@@ -6,6 +6,10 @@
 
 Each ``op_backward(grad_out, <op's inputs>, <same keyword args>)`` returns the gradients of the op's
 inputs: a tuple for ``linear`` (x, weight, bias), a single array for ``flatten`` and ``dropout``.
+
+The shape of every op module: the public ``op`` and ``op_backward`` check their arguments and work out
+the plan (here a shape, a mask); the private ``_op`` and ``_op_backward`` do the math, one per direction.
+(``cnnlab.torch`` runs these same functions on tensors, see ``cnnlab/torch/_mirror.py``.)
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 # The input checks, shared with cnnlab.torch (cnnlab/_checks.py): check_linear (shapes and dtypes of input,
 # weight and bias), flatten_dims (start_dim / end_dim as axes, as torch checks them), check_dropout_p (p in [0, 1]).
 from .._checks import check_dropout_p, check_float, check_linear, check_shape, flatten_dims
+from ._arrays import check_arrays
 
 __all__ = ["linear", "linear_backward", "flatten", "flatten_backward", "dropout_mask", "dropout",
            "dropout_backward"]
@@ -37,7 +42,12 @@ def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) ->
     Returns:
         y: shape (*, out_features), ``y = x @ weight.T + bias``.
     """
+    check_arrays("linear", (x, "input"), (weight, "weight"), (bias, "bias"))
     check_linear(x, weight, bias, "linear")
+    return _linear(x, weight, bias)
+
+
+def _linear(x, weight, bias):
     y = x @ weight.T
     return y if bias is None else y + bias
 
@@ -54,9 +64,14 @@ def linear_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, bia
         (``grad_bias`` is None when bias is None).
     """
     op = "linear_backward"
+    check_arrays(op, (x, "input"), (weight, "weight"), (bias, "bias"), (grad_out, "grad_out"))
     check_linear(x, weight, bias, op)
     check_float(grad_out, "grad_out", op)
-    check_shape(grad_out, x.shape[:-1] + (weight.shape[0],), "grad_out", op)
+    check_shape(grad_out, tuple(x.shape[:-1]) + (weight.shape[0],), "grad_out", op)
+    return _linear_backward(grad_out, x, weight, bias)
+
+
+def _linear_backward(grad_out, x, weight, bias):
     # Each weight meets every row of x, so its gradient sums over all of them (the leading axes).
     g2 = grad_out.reshape(-1, weight.shape[0])          # (M, out), M = product of the leading axes
     x2 = x.reshape(-1, weight.shape[1])                 # (M, in)
@@ -84,17 +99,29 @@ def flatten(x: np.ndarray, start_dim: int = 1, end_dim: int = -1) -> np.ndarray:
     Returns:
         y: shape (d0, ..., d_{start-1}, d_start * ... * d_end, d_{end+1}, ...), a view of x when possible.
     """
+    check_arrays("flatten", (x, "input"))
     start, end = flatten_dims(x, start_dim, end_dim, "flatten")
-    shape = x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:]
+    return _flatten(x, _flat_shape(x, start, end))
+
+
+def _flat_shape(x, start, end):
+    return tuple(x.shape[:start]) + (math.prod(x.shape[start:end + 1]),) + tuple(x.shape[end + 1:])
+
+
+def _flatten(x, shape):
     return x.reshape(shape)
 
 
 def flatten_backward(grad_out: np.ndarray, x: np.ndarray, start_dim: int = 1, end_dim: int = -1) -> np.ndarray:
     """Gradient of ``flatten``: the same numbers, reshaped back to x's shape. Returns ``grad_x``."""
     op = "flatten_backward"
+    check_arrays(op, (x, "input"), (grad_out, "grad_out"))
     start, end = flatten_dims(x, start_dim, end_dim, op)
-    check_shape(grad_out, x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:],
-                "grad_out", op)
+    check_shape(grad_out, _flat_shape(x, start, end), "grad_out", op)
+    return _flatten_backward(grad_out, x, tuple(grad_out.shape))
+
+
+def _flatten_backward(grad_out, x, shape):
     return grad_out.reshape(x.shape)
 
 
@@ -118,7 +145,12 @@ def dropout_mask(shape, p: float = 0.5, rng=None) -> np.ndarray:
     return rng.random(shape) >= p     # uniform in [0, 1): below p (probability p) means dropped
 
 
+def _draw_mask(x, p, rng):
+    return dropout_mask(x.shape, p, rng)
+
+
 def _check_mask(mask, x, op):
+    check_arrays(op, (x, "input"), (mask, "mask"))
     if mask.dtype != np.bool_:
         raise TypeError(f"{op}: mask must be a bool array (True = keep), as returned by dropout_mask, "
                         f"got dtype {mask.dtype}")
@@ -138,7 +170,7 @@ def dropout(x: np.ndarray, p: float = 0.5, training: bool = True, rng=None,
         x: input of any shape (*), float.
         p: probability of dropping, in [0, 1]. p = 0 keeps everything; p = 1 drops everything (zeros).
         training: when False, x is returned unchanged.
-        rng: where the mask comes from when ``mask`` is not given: a Generator, an int seed, or None.
+        rng: where the mask comes from when ``mask`` is not given, as in ``dropout_mask``.
         mask: the bool keep-mask to use, shape (*), e.g. from ``dropout_mask(x.shape, p, rng)``. Pass it to
             know which units were dropped: ``dropout_backward`` needs the same mask.
 
@@ -147,16 +179,23 @@ def dropout(x: np.ndarray, p: float = 0.5, training: bool = True, rng=None,
     """
     op = "dropout"
     check_dropout_p(p, op)
+    check_arrays(op, (x, "input"))
     check_float(x, "input", op)
     if mask is not None and rng is not None:
         raise ValueError(f"{op}: give rng or mask, not both (the mask already decides which units are dropped)")
     if not training or p == 0:
         return x
+    if p != 1:
+        if mask is None:
+            mask = _draw_mask(x, p, rng)
+        _check_mask(mask, x, op)
+    return _dropout(x, p, mask)
+
+
+def _dropout(x, p, mask):
+    """``x / (1 - p)`` where the mask keeps, 0 elsewhere (all 0 for p = 1). The backward is the same."""
     if p == 1:
         return np.zeros_like(x)
-    if mask is None:
-        mask = dropout_mask(x.shape, p, rng)
-    _check_mask(mask, x, op)
     return np.where(mask, x / (1 - p), 0)
 
 
@@ -180,15 +219,19 @@ def dropout_backward(grad_out: np.ndarray, x: np.ndarray, p: float = 0.5, traini
     """
     op = "dropout_backward"
     check_dropout_p(p, op)
+    check_arrays(op, (x, "input"), (grad_out, "grad_out"))
     check_float(x, "input", op)
     check_float(grad_out, "grad_out", op)
     check_shape(grad_out, x.shape, "grad_out", op)
     if not training or p == 0:
         return grad_out
-    if p == 1:
-        return np.zeros_like(grad_out)
-    if mask is None:
-        raise ValueError(f"{op}: mask is required in training with 0 < p < 1: pass the mask the forward used "
-                         f"(draw it with dropout_mask(x.shape, p, rng) and give it to both)")
-    _check_mask(mask, x, op)
-    return np.where(mask, grad_out / (1 - p), 0)
+    if p != 1:
+        if mask is None:
+            raise ValueError(f"{op}: mask is required in training with 0 < p < 1: pass the mask the forward "
+                             f"used (draw it with dropout_mask(x.shape, p, rng) and give it to both)")
+        _check_mask(mask, x, op)
+    return _dropout_backward(grad_out, x, p, mask)
+
+
+def _dropout_backward(grad_out, x, p, mask):
+    return _dropout(grad_out, p, mask)

@@ -1,151 +1,25 @@
-"""Fully connected layer (全连接层), flatten and dropout, forward and backward, on torch tensors.
+"""Fully connected layer (全连接层), flatten and dropout on torch tensors: ``cnnlab/numpy/linear.py``'s code.
 
-The torch twin of ``cnnlab/numpy/linear.py``:
-
-- ``linear``: ``y = x W^T + b``, as ``torch.nn.functional.linear`` (weight of shape (out, in)).
-- ``flatten``: the reshape between the convolutional part of a CNN and its fully connected part.
-- ``dropout``: inverted dropout (``p`` is the probability of *dropping*, as in torch).
-
-Each ``op_backward(grad_out, <op's inputs>, <same keyword args>)`` returns the gradients of the op's
-inputs: a tuple for ``linear`` (x, weight, bias), a single tensor for ``flatten`` and ``dropout``.
-Each op is a ``torch.autograd.Function`` whose backward is that hand-written math.
+The functions, docstrings and math are those of the NumPy module, run with ``np`` = ``torch`` (see
+``_mirror.py``); ``linear``, ``flatten`` and ``dropout`` are autograd nodes whose backward is the
+hand-written ``_linear_backward``, ... What torch does differently is defined here: the dropout mask
+comes from torch's generator (or, for an int seed, from NumPy's, so both backends draw the same mask)
+and lives on the input's device.
 """
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
+import numpy
 import torch
 
-from .._checks import check_dropout_p, check_float, check_linear, check_shape, flatten_dims
-from ._device import check_tensors
+from .._checks import check_dropout_p, check_shape
+from ._device import check_arrays, resolve_device
+from ._mirror import mirror, numpy_twin
 
-__all__ = ["linear", "linear_backward", "flatten", "flatten_backward", "dropout_mask", "dropout",
-           "dropout_backward"]
+np = torch  # the NumPy code's np.zeros_like, np.where, ... are torch's here
 
+__all__ = numpy_twin(__name__).__all__
 
-# ---------------------------------------------------------------------------------------------
-# Linear: y = x W^T + b
-# ---------------------------------------------------------------------------------------------
-
-def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """Fully connected layer: every output is a weighted sum of *all* the inputs, plus a bias.
-
-    Args:
-        x: input, shape (*, in_features); usually (N, in_features).
-        weight: shape (out_features, in_features), torch's layout: row j holds the weights of output j.
-        bias: shape (out_features,) or None.
-
-    Returns:
-        y: shape (*, out_features), ``y = x @ weight.T + bias``.
-    """
-    check_tensors("linear", (x, "input"), (weight, "weight"), (bias, "bias"))
-    check_linear(x, weight, bias, "linear")
-    return _Linear.apply(x, weight, bias)
-
-
-def _linear(x, weight, bias):
-    y = x @ weight.T
-    return y if bias is None else y + bias
-
-
-def linear_backward(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,
-                    bias: torch.Tensor | None = None):
-    """Gradients of ``linear``.
-
-    Args:
-        grad_out: gradient of the output, shape (*, out_features).
-        x, weight, bias: the inputs of the forward.
-
-    Returns:
-        ``(grad_x, grad_weight, grad_bias)`` with the shapes of x, weight and bias
-        (``grad_bias`` is None when bias is None).
-    """
-    op = "linear_backward"
-    check_tensors(op, (x, "input"), (weight, "weight"), (bias, "bias"), (grad_out, "grad_out"))
-    check_linear(x, weight, bias, op)
-    check_float(grad_out, "grad_out", op)
-    check_shape(grad_out, tuple(x.shape[:-1]) + (weight.shape[0],), "grad_out", op)
-    return _linear_backward(grad_out, x, weight, bias)
-
-
-def _linear_backward(grad_out, x, weight, bias):
-    # Each weight meets every row of x, so its gradient sums over all of them (the leading axes).
-    g2 = grad_out.reshape(-1, weight.shape[0])          # (M, out), M = product of the leading axes
-    x2 = x.reshape(-1, weight.shape[1])                 # (M, in)
-    grad_x = grad_out @ weight                          # (*, in)
-    grad_weight = g2.T @ x2                             # (out, in)
-    grad_bias = None if bias is None else g2.sum(dim=0)  # (out,)
-    return grad_x, grad_weight, grad_bias
-
-
-class _Linear(torch.autograd.Function):
-    """linear as an autograd node; backward is ``_linear_backward`` (hand-written)."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias):
-        ctx.save_for_backward(x, weight, bias)
-        return _linear(x, weight, bias)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        x, weight, bias = ctx.saved_tensors
-        return _linear_backward(grad_out, x, weight, bias)
-
-
-# ---------------------------------------------------------------------------------------------
-# Flatten: (N, C, H, W) -> (N, C*H*W)
-# ---------------------------------------------------------------------------------------------
-
-def _flat_shape(x, start, end):
-    return tuple(x.shape[:start]) + (math.prod(x.shape[start:end + 1]),) + tuple(x.shape[end + 1:])
-
-
-def flatten(x: torch.Tensor, start_dim: int = 1, end_dim: int = -1) -> torch.Tensor:
-    """Merge the axes ``start_dim .. end_dim`` (inclusive) into one, as ``torch.flatten`` / ``nn.Flatten``.
-
-    The default ``start_dim=1`` keeps the batch axis: (N, C, H, W) -> (N, C*H*W), which is what a
-    fully connected layer after the convolutions needs. Values are not moved (C order): feature
-    ``c*H*W + i*W + j`` is pixel (i, j) of channel c.
-
-    Args:
-        x: input of any shape (d0, d1, ..., d_{k-1}).
-        start_dim, end_dim: first and last axis to merge; negative counts from the end.
-
-    Returns:
-        y: shape (d0, ..., d_{start-1}, d_start * ... * d_end, d_{end+1}, ...), a view of x when possible.
-    """
-    check_tensors("flatten", (x, "input"))
-    start, end = flatten_dims(x, start_dim, end_dim, "flatten")
-    return _Flatten.apply(x, _flat_shape(x, start, end))
-
-
-def flatten_backward(grad_out: torch.Tensor, x: torch.Tensor, start_dim: int = 1, end_dim: int = -1) -> torch.Tensor:
-    """Gradient of ``flatten``: the same numbers, reshaped back to x's shape. Returns ``grad_x``."""
-    op = "flatten_backward"
-    check_tensors(op, (x, "input"), (grad_out, "grad_out"))
-    start, end = flatten_dims(x, start_dim, end_dim, op)
-    check_shape(grad_out, _flat_shape(x, start, end), "grad_out", op)
-    return grad_out.reshape(x.shape)
-
-
-class _Flatten(torch.autograd.Function):
-    """flatten as an autograd node; backward reshapes the gradient back."""
-
-    @staticmethod
-    def forward(ctx, x, shape):
-        ctx.x_shape = x.shape
-        return x.reshape(shape)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return grad_out.reshape(ctx.x_shape), None
-
-
-# ---------------------------------------------------------------------------------------------
-# Dropout (inverted): y = x * mask / (1 - p), mask = 1 with probability 1 - p
-# ---------------------------------------------------------------------------------------------
 
 def dropout_mask(shape, p: float = 0.5, rng=None, device=None) -> torch.Tensor:
     """Draw a dropout mask: a bool tensor, True for the units that are *kept* (each with probability 1 - p).
@@ -163,8 +37,6 @@ def dropout_mask(shape, p: float = 0.5, rng=None, device=None) -> torch.Tensor:
     Returns:
         mask: bool tensor of the given shape.
     """
-    from ._device import resolve_device
-
     check_dropout_p(p, "dropout_mask")
     shape = tuple(shape)
     if isinstance(rng, torch.Generator):
@@ -173,106 +45,20 @@ def dropout_mask(shape, p: float = 0.5, rng=None, device=None) -> torch.Tensor:
     device = resolve_device(device)
     if rng is None:
         return torch.rand(shape, device=device) >= p  # uniform in [0, 1): below p (probability p) means dropped
-    keep = np.random.default_rng(rng).random(shape) >= p  # a NumPy Generator passes through unchanged
+    keep = numpy.random.default_rng(rng).random(shape) >= p  # a NumPy Generator passes through unchanged
     return torch.from_numpy(keep).to(device)
 
 
+def _draw_mask(x, p, rng):
+    return dropout_mask(x.shape, p, rng, device=x.device)
+
+
 def _check_mask(mask, x, op):
-    check_tensors(op, (x, "input"), (mask, "mask"))
+    check_arrays(op, (x, "input"), (mask, "mask"))
     if mask.dtype != torch.bool:
         raise TypeError(f"{op}: mask must be a bool array (True = keep), as returned by dropout_mask, "
                         f"got dtype {mask.dtype}")
     check_shape(mask, x.shape, "mask", op)
 
 
-def _drop(t, p, mask):
-    """``t / (1 - p)`` where the mask keeps, 0 elsewhere. Forward and backward both are exactly this."""
-    if p == 1:
-        return torch.zeros_like(t)
-    return torch.where(mask, t / (1 - p), 0)
-
-
-def dropout(x: torch.Tensor, p: float = 0.5, training: bool = True, rng=None,
-            mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Inverted dropout, as ``torch.nn.functional.dropout``.
-
-    ``p`` is the probability of DROPPING a unit (setting it to 0), as in torch and Keras. (Teaching codes
-    differ here: some use p as the probability of keeping, some scale at test time instead.) The kept
-    units are multiplied by ``1 / (1 - p)`` during training, so every unit's expected value is unchanged
-    and at test time (``training=False``) dropout does nothing at all.
-
-    Args:
-        x: input of any shape (*), float.
-        p: probability of dropping, in [0, 1]. p = 0 keeps everything; p = 1 drops everything (zeros).
-        training: when False, x is returned unchanged.
-        rng: where the mask comes from when ``mask`` is not given (see ``dropout_mask``): None (torch's
-            global generator), a ``torch.Generator``, an int seed or a NumPy Generator.
-        mask: the bool keep-mask to use, shape (*), e.g. from ``dropout_mask(x.shape, p, rng)``. Pass it to
-            know which units were dropped: ``dropout_backward`` needs the same mask (autograd keeps it itself).
-
-    Returns:
-        y: same shape, dtype and device as x: ``x / (1 - p)`` where kept, 0 where dropped.
-    """
-    op = "dropout"
-    check_dropout_p(p, op)
-    check_tensors(op, (x, "input"))
-    check_float(x, "input", op)
-    if mask is not None and rng is not None:
-        raise ValueError(f"{op}: give rng or mask, not both (the mask already decides which units are dropped)")
-    if not training or p == 0:
-        return x
-    if p != 1:
-        if mask is None:
-            mask = dropout_mask(x.shape, p, rng, device=x.device)
-        _check_mask(mask, x, op)
-    return _Dropout.apply(x, p, mask)
-
-
-def dropout_backward(grad_out: torch.Tensor, x: torch.Tensor, p: float = 0.5, training: bool = True, rng=None,
-                     mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Gradient of ``dropout``: the gradient flows, scaled by ``1 / (1 - p)``, exactly through the kept units.
-
-    Backward is stateless, so in training it needs the forward's mask: draw it once with ``dropout_mask``
-    and pass it to both (autograd and the ``Dropout`` layer do this for you)::
-
-        mask = dropout_mask(x.shape, p, rng)
-        y = dropout(x, p, mask=mask)
-        grad_x = dropout_backward(grad_y, x, p, mask=mask)
-
-    Args:
-        grad_out: gradient of the output, shape (*) (that of x).
-        x, p, training, rng, mask: as in the forward; ``rng`` is not used (a mask is never redrawn here).
-
-    Returns:
-        grad_x: shape (*).
-    """
-    op = "dropout_backward"
-    check_dropout_p(p, op)
-    check_tensors(op, (x, "input"), (grad_out, "grad_out"))
-    check_float(x, "input", op)
-    check_float(grad_out, "grad_out", op)
-    check_shape(grad_out, x.shape, "grad_out", op)
-    if not training or p == 0:
-        return grad_out
-    if p == 1:
-        return torch.zeros_like(grad_out)
-    if mask is None:
-        raise ValueError(f"{op}: mask is required in training with 0 < p < 1: pass the mask the forward used "
-                         f"(draw it with dropout_mask(x.shape, p, rng) and give it to both)")
-    _check_mask(mask, x, op)
-    return _drop(grad_out, p, mask)
-
-
-class _Dropout(torch.autograd.Function):
-    """dropout as an autograd node: it keeps the mask, and its backward drops the same units of grad_out."""
-
-    @staticmethod
-    def forward(ctx, x, p, mask):
-        ctx.p = p
-        ctx.save_for_backward(mask)
-        return _drop(x, p, mask)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        (mask,) = ctx.saved_tensors
-        return _drop(grad_out, ctx.p, mask), None, None
+mirror(globals(), differentiable={"_linear": 3, "_flatten": 1, "_dropout": 1})
