@@ -12,15 +12,22 @@ where ``xp`` is the padded input. Two functions do all the work:
 - ``col2im`` is its adjoint: it *writes* a value for every (window, element) back onto the
   padded input, adding up where windows overlap. Every backward pass ends with it.
 
-``pad2d`` and ``unpad2d`` put the padding on and take it off again.
-The torch backend mirrors these with ``torch.nn.functional.pad``, ``Tensor.as_strided`` and the
-same loop for ``col2im``.
+``pad2d`` and ``unpad2d`` put the padding on and take it off again; ``zeros`` makes a new array of
+zeros like a given one.
+
+These are the primitives whose spelling differs between NumPy and torch: ``cnnlab/torch/windows.py``
+writes ``pad2d``, ``sliding_windows`` and ``zeros`` its own way and runs ``unpad2d`` and ``col2im`` as
+they are here (see ``cnnlab/torch/_mirror.py``).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
+
+
+def zeros(shape, like):
+    """An array of zeros of ``shape``, of ``like``'s dtype (on torch: also on its device)."""
+    return np.zeros(shape, dtype=like.dtype)
 
 
 def pad2d(x, pads, value=0.0):
@@ -68,8 +75,8 @@ def sliding_windows(xp, kernel_size, stride, dilation, out_hw):
         raise ValueError(f"sliding_windows: {out_hw} windows of size {kernel_size} (stride {stride}, "
                          f"dilation {dilation}) do not fit in a padded input of size {(Hp, Wp)}")
     sN, sC, sH, sW = xp.strides  # bytes to step one element along each axis
-    return as_strided(xp, shape=(N, C, KH, KW, OH, OW),
-                      strides=(sN, sC, DH * sH, DW * sW, SH * sH, SW * sW), writeable=False)
+    return np.lib.stride_tricks.as_strided(xp, shape=(N, C, KH, KW, OH, OW),
+                                           strides=(sN, sC, DH * sH, DW * sW, SH * sH, SW * sW), writeable=False)
 
 
 def col2im(cols, padded_hw, stride, dilation):
@@ -89,7 +96,7 @@ def col2im(cols, padded_hw, stride, dilation):
     """
     N, C, KH, KW, OH, OW = cols.shape
     (Hp, Wp), (SH, SW), (DH, DW) = padded_hw, stride, dilation
-    xp = np.zeros((N, C, Hp, Wp), dtype=cols.dtype)
+    xp = zeros((N, C, Hp, Wp), like=cols)
     for i in range(KH):
         for j in range(KW):
             # kernel element (i, j) of window (oh, ow) sits at (oh * SH + i * DH, ow * SW + j * DW)

@@ -1,63 +1,40 @@
-"""Sliding windows on torch tensors: the torch twin of ``cnnlab/numpy/windows.py``.
+"""Sliding windows on torch tensors: ``cnnlab/numpy/windows.py``'s primitives, spelled for torch.
 
-Every op of ``conv.py`` and ``pool.py`` looks at its input through windows of ``KH x KW``
-elements that slide with a stride, possibly with holes between the elements (dilation):
-
-    window (oh, ow), element (i, j)  =  xp[oh * SH + i * DH,  ow * SW + j * DW]
-
-where ``xp`` is the padded input. Two functions do all the work:
-
-- ``sliding_windows`` (a.k.a. im2col) *reads* every window at once, as a view of shape
-  ``(N, C, KH, KW, OH, OW)``, built with ``Tensor.unfold`` (torch's own sliding-window view;
-  reshaping it to ``(N, C * KH * KW, OH * OW)`` gives exactly ``torch.nn.functional.unfold``).
-- ``col2im`` is its adjoint: it *writes* a value for every (window, element) back onto the
-  padded input, adding up where windows overlap (``torch.nn.functional.fold`` does the same).
-
-``pad2d`` and ``unpad2d`` put the padding on and take it off again.
+``unpad2d`` and ``col2im`` are the NumPy module's code run on tensors (``_mirror.py``). Written here
+because torch spells them differently: ``pad2d`` (``torch.nn.functional.pad`` lists the last axis
+first), ``sliding_windows`` (``Tensor.unfold`` instead of ``as_strided``, which would not check
+bounds) and ``zeros`` (``new_zeros``: on the device of the tensor it is like).
 """
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
+
+from ._mirror import mirror
+
+np = torch  # the NumPy code's names are torch's here
+
+
+def zeros(shape, like):
+    """A tensor of zeros of ``shape``, of ``like``'s dtype and on its device."""
+    return like.new_zeros(shape)
 
 
 def pad2d(x, pads, value=0.0):
-    """Pad the two spatial axes of ``x``.
-
-    Args:
-        x: (N, C, H, W)
-        pads: (top, bottom, left, right), each an int >= 0.
-        value: the constant written into the border (0 for convolution, -inf for max pooling).
-
-    Returns:
-        xp: (N, C, top + H + bottom, left + W + right); ``x`` itself when every pad is 0.
-    """
+    """``cnnlab.numpy.windows.pad2d`` on tensors: pads = (top, bottom, left, right) around the two spatial
+    axes of x (N, C, H, W), filled with ``value``; ``x`` itself when every pad is 0."""
     top, bottom, left, right = pads
     if top == bottom == left == right == 0:
         return x
     return F.pad(x, (left, right, top, bottom), value=value)  # torch lists the last axis first
 
 
-def unpad2d(xp, pads):
-    """Undo ``pad2d``: (N, C, top + H + bottom, left + W + right) -> (N, C, H, W) (a view)."""
-    top, bottom, left, right = pads
-    Hp, Wp = xp.shape[2:]
-    return xp[:, :, top:Hp - bottom, left:Wp - right]
-
-
 def sliding_windows(xp, kernel_size, stride, dilation, out_hw):
-    """All windows of a padded input, as a strided view (im2col without the copy).
-
-    Args:
-        xp: (N, C, Hp, Wp) the input, already padded.
-        kernel_size, stride, dilation: pairs (KH, KW), (SH, SW), (DH, DW).
-        out_hw: (OH, OW) the number of window positions along each axis
-            (see ``cnnlab._geometry.out_size``); the windows must fit inside ``xp``.
-
-    Returns:
-        windows: (N, C, KH, KW, OH, OW) with ``windows[n, c, i, j, oh, ow] ==
-        xp[n, c, oh * SH + i * DH, ow * SW + j * DW]``. It shares memory with ``xp``: reshaping it
-        (e.g. to ``(N, C * KH * KW, OH * OW)``, ``unfold``'s layout) makes the im2col copy.
+    """All windows of a padded input, as a strided view (im2col without the copy), built with
+    ``Tensor.unfold`` (torch's own sliding-window view); arguments and result as in
+    ``cnnlab.numpy.windows.sliding_windows``: (N, C, Hp, Wp) -> (N, C, KH, KW, OH, OW).
+    Reshaped to ``(N, C * KH * KW, OH * OW)`` it is exactly ``torch.nn.functional.unfold``.
     """
     (KH, KW), (SH, SW), (DH, DW), (OH, OW) = kernel_size, stride, dilation, out_hw
     Hp, Wp = xp.shape[2:]
@@ -71,26 +48,4 @@ def sliding_windows(xp, kernel_size, stride, dilation, out_hw):
     return windows.permute(0, 1, 4, 5, 2, 3)                               # (N, C, KH, KW, OH, OW)
 
 
-def col2im(cols, padded_hw, stride, dilation):
-    """The adjoint of ``sliding_windows``: add every window element back where it came from.
-
-    Args:
-        cols: (N, C, KH, KW, OH, OW) one value per window position and kernel element,
-            e.g. the gradient of the loss with respect to ``sliding_windows(xp, ...)``.
-        padded_hw: (Hp, Wp) the size of the padded input the windows were read from.
-        stride, dilation: pairs (SH, SW), (DH, DW).
-
-    Returns:
-        xp: (N, C, Hp, Wp) with ``xp[n, c, h, w] = sum of cols[n, c, i, j, oh, ow]`` over every
-        (i, j, oh, ow) whose window element sits at (h, w). Overlapping windows add up.
-
-    One strided slice per kernel element: KH * KW vectorised additions, no scatter.
-    """
-    N, C, KH, KW, OH, OW = cols.shape
-    (Hp, Wp), (SH, SW), (DH, DW) = padded_hw, stride, dilation
-    xp = cols.new_zeros((N, C, Hp, Wp))
-    for i in range(KH):
-        for j in range(KW):
-            # kernel element (i, j) of window (oh, ow) sits at (oh * SH + i * DH, ow * SW + j * DW)
-            xp[:, :, i * DH:i * DH + (OH - 1) * SH + 1:SH, j * DW:j * DW + (OW - 1) * SW + 1:SW] += cols[:, :, i, j]
-    return xp
+mirror(globals())
