@@ -1,0 +1,448 @@
+"""How fast does cnnlab train, next to plain torch on the CPU? The benchmark of issue 15.
+
+    python benchmarks/speed.py              # the full table: median of 21 per op, 5 epochs per contender
+    python benchmarks/speed.py --quick      # a small version (a few seconds; the book runs it)
+    python benchmarks/speed.py --reps 41 --epoch-reps 9
+
+Every figure comes from this one run. Ops, forward + backward, float32, each against torch
+(``torch.nn.functional`` + autograd):
+
+    ref           cnnlab.numpy's public op and its ``*_backward`` (the clear reference)
+    fast          cnnlab.numpy.fast (forward keeps what the backward needs), compiled kernels if numba is there
+    fast, NumPy   the same with numba switched off (``fast.USE_NUMBA = False``); shown only with numba
+    cnnlab.torch  the torch twin on the CPU (hand-written backwards)
+
+Then one training epoch of the LeNet-style net of ``benchmarks/train_lenet_numpy.py`` on the 28x28
+digits (batch 64, SGD with momentum), with cnnlab.numpy's layers as they are, with the same layers
+calling ``cnnlab.numpy.fast`` (wired here, as a preview of the layers to come), with cnnlab.torch and
+with plain torch.nn; and the peak memory growth (tracemalloc) of two NumPy epochs.
+
+How it measures: the contenders' repetitions alternate (A, B, C, A, B, C, ...); before each sample it
+waits until no other thread of this process is running (torch's OpenMP and BLAS threads spin for a
+while after their work; the wait reads each thread's state in /proc/self/task), so no contender pays for
+another's threads. It prints the medians, the BLAS kernel, the thread counts and the load, and warns when
+other processes used the CPUs during a section. Timings depend on the machine and its load: a measurement,
+not a promise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import cnnlab.numpy as cn
+import cnnlab.torch as ct
+from cnnlab.data import load_digits
+from cnnlab.numpy import fast
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_lenet_numpy import RECIPE  # noqa: E402  (the course's SGD recipe: momentum, weight decay)
+
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the machine: settling threads, busy sections, the configuration
+# ----------------------------------------------------------------------------------------------------------------
+
+def _running_threads() -> int:
+    """How many threads of this process, other than the calling one, are running (state R) now."""
+    me, running = threading.get_native_id(), 0
+    for tid in os.listdir("/proc/self/task"):
+        if int(tid) == me:
+            continue
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:  # the thread ended meanwhile
+            continue
+        running += stat[stat.rfind(")") + 2] == "R"
+    return running
+
+
+class Settler:
+    """Before each sample: sleep ``pause`` s, then wait (at most ``limit`` s) until no other thread runs."""
+
+    def __init__(self, pause=0.002, limit=0.2):
+        self.pause, self.limit, self.waits, self.timeouts = pause, limit, [], 0
+
+    def __call__(self):
+        start = time.perf_counter()
+        time.sleep(self.pause)
+        while _running_threads():
+            if time.perf_counter() - start > self.limit:
+                self.timeouts += 1
+                break
+            time.sleep(0.0005)
+        self.waits.append(time.perf_counter() - start)
+
+
+def _cpu_jiffies():
+    """(busy, steal) jiffies of the whole machine from /proc/stat (busy excludes idle, iowait and steal)."""
+    with open("/proc/stat") as f:
+        user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in f.readline().split()[1:9])
+    return user + nice + system + irq + softirq, steal
+
+
+class Section:
+    """Watches a section: the CPU time other processes took (and steal) as a share of all CPUs, and the load."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        self.wall, self.ours, self.jiffies = time.perf_counter(), sum(os.times()[:2]), _cpu_jiffies()
+        return self
+
+    def __exit__(self, *exc):
+        wall = time.perf_counter() - self.wall
+        ours = sum(os.times()[:2]) - self.ours
+        busy, steal = (b - a for a, b in zip(self.jiffies, _cpu_jiffies()))
+        capacity = wall * os.cpu_count()
+        self.others = max(0.0, busy / HZ - ours) / capacity
+        self.steal = steal / HZ / capacity
+        load = os.getloadavg()[0]
+        note = f"[{self.name}: {wall:.1f} s; other processes used {self.others:.0%} of the CPUs, steal " \
+               f"{self.steal:.0%}, load {load:.2f}]"
+        if self.others > 0.10 or self.steal > 0.05 or load > 0.5 * os.cpu_count():
+            note += "\nWARNING: the machine was busy during this section; its figures are not a quiet machine's."
+        print(note, flush=True)
+
+
+def configuration() -> str:
+    """numpy / torch / numba versions, the BLAS kernel, the thread counts and the load."""
+    lines = [f"python {sys.version.split()[0]}, numpy {np.__version__}, torch {torch.__version__}, "
+             f"{os.cpu_count()} CPUs, load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}"]
+    try:
+        from threadpoolctl import threadpool_info
+
+        for pool in threadpool_info():
+            lines.append(f"  {pool['user_api']}: {pool['internal_api']} {pool.get('version')} "
+                         f"({pool.get('architecture', '?')}), {pool['num_threads']} threads, {Path(pool['filepath']).name}")
+    except ImportError:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        lines.append(f"  numpy BLAS: {blas.get('name')} {blas.get('version')}")
+    lines.append(f"  torch: {torch.get_num_threads()} intra-op threads, {torch.get_num_interop_threads()} inter-op; "
+                 f"mkldnn {torch.backends.mkldnn.is_available()}")
+    env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                      "NUMBA_NUM_THREADS") if k in os.environ}
+    lines.append(f"  thread settings in the environment: {env or 'none'}")
+    kernels = fast.numba_kernels()
+    if kernels:
+        import numba
+
+        lines.append(f"  numba {numba.__version__}: {numba.get_num_threads()} threads "
+                     f"(layer {numba.config.THREADING_LAYER})")
+    else:
+        lines.append("  numba: not installed, cnnlab.numpy.fast runs its NumPy path")
+    return "\n".join(lines)
+
+
+def limit_threads(n: int) -> None:
+    """At most ``n`` threads for torch, the BLAS (threadpoolctl) and numba. On a busy machine torch's OpenMP
+    barrier waits for a descheduled thread: one thread each gives figures that still mean something."""
+    global _blas_limit
+    torch.set_num_threads(n)
+    from threadpoolctl import threadpool_limits
+
+    _blas_limit = threadpool_limits(limits=n)  # kept: the limit holds while the object lives
+    if fast.numba_kernels():
+        import numba
+
+        numba.set_num_threads(n)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# timing
+# ----------------------------------------------------------------------------------------------------------------
+
+def alternate(contenders: dict, reps: int, settle: Settler) -> dict:
+    """Median seconds of each ``name: fn()``, their repetitions alternated (one warm-up call each first)."""
+    for fn in contenders.values():
+        fn()
+    times = {name: [] for name in contenders}
+    for _ in range(reps):
+        for name, fn in contenders.items():
+            settle()
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def with_numba(flag: bool, fn):
+    """``fn`` run with ``fast.USE_NUMBA`` set to ``flag`` (and put back)."""
+    def run():
+        saved, fast.USE_NUMBA = fast.USE_NUMBA, flag
+        try:
+            return fn()
+        finally:
+            fast.USE_NUMBA = saved
+    return run
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the ops of the table
+# ----------------------------------------------------------------------------------------------------------------
+
+def op_case(arrays, kwargs, ref, ref_backward, fast_op, fast_backward, torch_op, cnnlab_torch_op):
+    """The contenders of one op: forward + backward of each, on the same float32 inputs and output gradient."""
+    out = ref(*arrays, **kwargs)
+    grad = np.random.default_rng(1).standard_normal(np.shape(out)).astype(np.float32)
+    grad_arg = 1.0 if np.ndim(out) == 0 else grad
+
+    def run_ref():
+        ref(*arrays, **kwargs)
+        ref_backward(grad_arg, *arrays, **kwargs)
+
+    def run_fast():
+        value, cache = fast_op(*arrays, **kwargs)
+        fast_backward(grad_arg, cache)
+
+    def torch_run(op):
+        tensors = [torch.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
+        grad_t = torch.tensor(grad)
+
+        def run():
+            for t in tensors:
+                t.grad = None
+            op(*tensors, **kwargs).backward(grad_t)
+        return run
+
+    contenders = {"torch": torch_run(torch_op), "ref": run_ref, "fast": run_fast}
+    if fast.numba_kernels():
+        contenders["fast, NumPy"] = with_numba(False, run_fast)
+    contenders["cnnlab.torch"] = torch_run(cnnlab_torch_op)
+    return contenders
+
+
+def _relu_fast(x):
+    out = fast.relu(x)
+    return out, out  # the layer keeps the output: relu_backward(grad_out, out)
+
+
+def op_cases(rng, quick: bool):
+    """(name, contenders) for every op of issue 15's table (smaller batches with ``quick``)."""
+    b = 16 if quick else 64  # the batch
+
+    def arr(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+
+    def conv(x, c_out, k, **kw):
+        w, bias = arr(c_out, x.shape[1], k, k), arr(c_out)
+        return op_case([x, w, bias], kw, cn.conv2d, cn.conv2d_backward, fast.conv2d, fast.conv2d_backward,
+                       F.conv2d, ct.conv2d)
+
+    def pool(x, **kw):
+        return op_case([x], kw, cn.max_pool2d, cn.max_pool2d_backward, fast.max_pool2d, fast.max_pool2d_backward,
+                       F.max_pool2d, ct.max_pool2d)
+
+    x28 = np.maximum(arr(b, 16, 28, 28), 0)  # pooling follows a ReLU: many ties at 0
+    h14 = arr(b, 16, 14, 14)
+    return [
+        (f"max_pool2d 3x3 stride 2, {b}x16x28x28", pool(x28, kernel_size=3, stride=2)),
+        (f"max_pool2d 2x2, {b}x16x28x28", pool(x28, kernel_size=2)),
+        (f"conv2d {2 * b}x16x7x7 -> 32, 3x3 pad 1", conv(arr(2 * b, 16, 7, 7), 32, 3, padding=1)),
+        (f"conv2d {b}x8x14x14 -> 16, 3x3 pad 1", conv(arr(b, 8, 14, 14), 16, 3, padding=1)),
+        (f"conv2d {b}x32x14x14 -> 64, 3x3 pad 1", conv(arr(b, 32, 14, 14), 64, 3, padding=1)),
+        (f"conv_transpose2d {b}x16x14x14 -> 8, 4x4 s2 p1",
+         op_case([h14, arr(16, 8, 4, 4), arr(8)], dict(stride=2, padding=1), cn.conv_transpose2d,
+                 cn.conv_transpose2d_backward, fast.conv_transpose2d, fast.conv_transpose2d_backward,
+                 F.conv_transpose2d, ct.conv_transpose2d)),
+        (f"conv2d {b // 2}x3x64x64 -> 16, 3x3 s2 p1", conv(arr(b // 2, 3, 64, 64), 16, 3, stride=2, padding=1)),
+        (f"cross_entropy {b}x10",
+         op_case([arr(b, 10), rng.integers(0, 10, b)], {}, cn.cross_entropy, cn.cross_entropy_backward,
+                 fast.cross_entropy, fast.cross_entropy_backward, F.cross_entropy, ct.cross_entropy)),
+        (f"relu {b}x16x28x28", op_case([arr(b, 16, 28, 28)], {}, cn.relu, cn.relu_backward, _relu_fast,
+                                       fast.relu_backward, F.relu, ct.relu)),
+    ]
+
+
+def print_ratios(rows, names):
+    """A markdown table: torch's ms, then each contender's time / torch's."""
+    header = ["what (forward + backward)", "torch ms"] + [f"{n} / torch" for n in names]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for what, medians in rows:
+        cells = [what, f"{1e3 * medians['torch']:.2f}"]
+        cells += [f"{medians[n] / medians['torch']:.2f}" if n in medians else "" for n in names]
+        print("| " + " | ".join(cells) + " |", flush=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# one training epoch
+# ----------------------------------------------------------------------------------------------------------------
+
+def lenet_layers(nn, **kw):
+    """The net of benchmarks/train_lenet_numpy.py for 28x28 inputs (its linear layer sees 64 x 7 x 7)."""
+    return [nn.Conv2d(1, 32, 3, padding=1, **kw), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1, **kw), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(64 * 7 * 7, 128, **kw), nn.ReLU(), nn.Linear(128, 10, **kw)]
+
+
+class FastConv2d(cn.Conv2d):
+    """cnnlab.numpy's Conv2d calling ``fast``: the forward keeps the columns for the backward."""
+
+    def forward(self, x):
+        b = None if self.bias is None else self.bias.data
+        out, self.fast_cache = fast.conv2d(x, self.weight.data, b, stride=self.stride, padding=self.padding,
+                                           dilation=self.dilation, groups=self.groups)
+        return out
+
+    def backward(self, grad_out):
+        grad_x, grad_w, grad_b = fast.conv2d_backward(grad_out, self.fast_cache)
+        self.weight.accumulate(grad_w)
+        if self.bias is not None:
+            self.bias.accumulate(grad_b)
+        return grad_x
+
+
+class FastMaxPool2d(cn.MaxPool2d):
+    """cnnlab.numpy's MaxPool2d calling ``fast``: the forward keeps where the maxima are."""
+
+    def forward(self, x):
+        out, self.fast_cache = fast.max_pool2d(x, self.kernel_size, stride=self.stride, padding=self.padding,
+                                               dilation=self.dilation, ceil_mode=self.ceil_mode)
+        return out
+
+    def backward(self, grad_out):
+        return fast.max_pool2d_backward(grad_out, self.fast_cache)
+
+
+class FastReLU(cn.ReLU):
+    """cnnlab.numpy's ReLU calling ``fast``: it keeps its output (out > 0 where x > 0)."""
+
+    def forward(self, x):
+        self.out = fast.relu(x)
+        return self.out
+
+    def backward(self, grad_out):
+        return fast.relu_backward(grad_out, self.out)
+
+
+class _FastLayers:
+    """The layer names ``lenet_layers`` asks for, fast where ``fast`` has the op."""
+    Conv2d, ReLU, MaxPool2d, Flatten, Linear = FastConv2d, FastReLU, FastMaxPool2d, cn.Flatten, cn.Linear
+
+
+def numpy_epoch(model, optimizer, x, y, batch, loss, loss_backward):
+    """One epoch of minibatch SGD with a cnnlab.numpy model (the steps of ``cnnlab.numpy.fit``)."""
+    def run():
+        for start in range(0, len(x), batch):
+            xb, yb = x[start:start + batch], y[start:start + batch]
+            out = model(xb)
+            value, cache = loss(out, yb)
+            optimizer.zero_grad()
+            model.backward(loss_backward(cache))
+            optimizer.step()
+    return run
+
+
+def torch_epoch(model, x, y, batch, loss):
+    optimizer = torch.optim.SGD(model.parameters(), lr=RECIPE["lr"], momentum=RECIPE["momentum"],
+                                weight_decay=RECIPE["weight_decay"])
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+
+    def run():
+        for start in range(0, len(x), batch):
+            optimizer.zero_grad()
+            loss(model(x[start:start + batch]), y[start:start + batch]).backward()
+            optimizer.step()
+    return run
+
+
+def epoch_contenders(x, y, batch=64):
+    def numpy_model(layers):
+        model = cn.Sequential(lenet_layers(layers, rng=0))
+        return model, cn.SGD(model.parameters(), lr=RECIPE["lr"], momentum=RECIPE["momentum"],
+                             weight_decay=RECIPE["weight_decay"])
+
+    ref_loss = (lambda out, yb: (cn.cross_entropy(out, yb), (out, yb)),
+                lambda cache: cn.cross_entropy_backward(1.0, *cache)[0])
+    fast_loss = (fast.cross_entropy, lambda cache: fast.cross_entropy_backward(1.0, cache))
+    contenders = {
+        "torch.nn": torch_epoch(torch.nn.Sequential(*lenet_layers(torch.nn)), x, y, batch, F.cross_entropy),
+        "cnnlab.numpy": numpy_epoch(*numpy_model(cn), x, y, batch, *ref_loss),
+        "cnnlab.numpy + fast": numpy_epoch(*numpy_model(_FastLayers), x, y, batch, *fast_loss),
+        "cnnlab.torch": torch_epoch(ct.nn.Sequential(*lenet_layers(ct.nn, rng=0)), x, y, batch, ct.cross_entropy),
+    }
+    return contenders
+
+
+def peak_memory_mib(run, epochs=2) -> float:
+    """Peak growth of the memory NumPy and Python allocate (tracemalloc) during ``epochs`` runs of ``run``."""
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    for _ in range(epochs):
+        run()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return (peak - base) / 2**20
+
+
+# ----------------------------------------------------------------------------------------------------------------
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=21, help="repetitions per op and contender (median)")
+    parser.add_argument("--epoch-reps", type=int, default=5, help="epochs per contender (median)")
+    parser.add_argument("--quick", action="store_true",
+                        help="small: batch 16 ops, 5 repetitions, a 256-image epoch, 3 epochs each")
+    parser.add_argument("--no-epoch", action="store_true", help="only the ops")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit torch, BLAS and numba to this many threads (default: leave them alone)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        limit_threads(args.threads)
+    reps, epoch_reps = (5, 3) if args.quick else (args.reps, args.epoch_reps)
+    settle = Settler()
+    start = time.perf_counter()
+
+    print(configuration(), flush=True)
+    with Section("compile"):  # numba's first call per dtype compiles (or loads the cache): not timed below
+        for name, contenders in op_cases(np.random.default_rng(0), quick=True)[:1]:
+            contenders["fast"]()
+
+    cases = op_cases(np.random.default_rng(0), args.quick)
+    names = [n for n in cases[0][1] if n != "torch"]
+    print(f"\nops, float32, median of {reps} alternated repetitions; ratio = contender / torch (target <= 1.5)\n")
+    rows = []
+    with Section("ops"):
+        for what, contenders in cases:
+            rows.append((what, alternate(contenders, reps, settle)))
+    print_ratios(rows, names)
+
+    if not args.no_epoch:
+        x, y = load_digits("train", size=28)
+        if args.quick:
+            x, y = x[:256], y[:256]
+        contenders = epoch_contenders(x, y)
+        print(f"\none training epoch, LeNet-style net, {len(x)} digits 28x28, batch 64, SGD momentum "
+              f"{RECIPE['momentum']}; median of {epoch_reps} alternated epochs\n")
+        with Section("epochs"):
+            medians = alternate(contenders, epoch_reps, settle)
+        print("| contender | s per epoch | / torch.nn |")
+        print("|---|---|---|")
+        for name, seconds in medians.items():
+            print(f"| {name} | {seconds:.3f} | {seconds / medians['torch.nn']:.2f} |")
+        print("\npeak memory growth during two NumPy epochs (tracemalloc): " + ", ".join(
+            f"{name} {peak_memory_mib(contenders[name]):.1f} MiB" for name in ("cnnlab.numpy", "cnnlab.numpy + fast")))
+
+    waits = np.array(settle.waits) * 1e3
+    print(f"\nsettling before each sample: median {np.median(waits):.1f} ms, max {waits.max():.1f} ms, "
+          f"{settle.timeouts} of {len(waits)} gave up after {1e3 * settle.limit:.0f} ms; "
+          f"whole run {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Compiled loops for ``cnnlab.numpy.fast`` (numba): im2col, col2im, max pooling, relu.
+
+Imported only by ``fast.py`` and only when numba is installed; without it ``fast.py`` runs its NumPy path.
+Why compiled: NumPy runs im2col / col2im and every strided pass of a pooling on one thread, one
+short run of OW numbers at a time; here each loop is one pass over memory, split over the cores
+(``prange``) by channel plane, so no two threads write the same number. ``cache=True`` keeps the machine
+code in ``__pycache__``: the compile time (seconds) is paid once per dtype, not per process.
+
+Index names: window (oh, ow), kernel element (i, j) reads input pixel
+``h = oh * SH - PT + i * DH``, ``w = ow * SW - PL + j * DW`` (PT, PL: top / left padding); a pixel
+outside the input is padding (0 for convolution; never picked by max pooling).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_JIT = dict(parallel=True, cache=True, nogil=True)
+
+
+@numba.njit(**_JIT)
+def im2col(x, KH, KW, SH, SW, DH, DW, PT, PL, cols):
+    """x (N, C, H, W) -> cols (C, KH, KW, N, OH, OW), written whole: cols[c, i, j, n, oh, ow] = x[n, c, h, w]
+    (0 on the padding). Row (c, i, j) is one contiguous block, one thread each."""
+    N, C, H, W = x.shape
+    OH, OW = cols.shape[4], cols.shape[5]
+    for q in numba.prange(C * KH * KW):
+        c, r = q // (KH * KW), q % (KH * KW)
+        i, j = r // KW, r % KW
+        for n in range(N):
+            for oh in range(OH):
+                h = oh * SH - PT + i * DH
+                inside_h = 0 <= h < H
+                for ow in range(OW):
+                    w = ow * SW - PL + j * DW
+                    cols[c, i, j, n, oh, ow] = x[n, c, h, w] if inside_h and 0 <= w < W else 0
+
+
+@numba.njit(**_JIT)
+def col2im(cols, KH, KW, SH, SW, DH, DW, PT, PL, out):
+    """The adjoint of ``im2col``: cols (C, KH, KW, N, OH, OW) -> out (N, C, H, W), overwritten with the sum
+    over every (i, j, oh, ow) that reads pixel (h, w); what falls on the padding is dropped. One thread per
+    (n, c) plane; each pixel adds its terms in the order (i, j) as the reference's ``col2im``."""
+    N, C, H, W = out.shape
+    OH, OW = cols.shape[4], cols.shape[5]
+    for p in numba.prange(N * C):
+        n, c = p // C, p % C
+        out[n, c] = 0
+        for i in range(KH):
+            for j in range(KW):
+                for oh in range(OH):
+                    h = oh * SH - PT + i * DH
+                    if 0 <= h < H:
+                        for ow in range(OW):
+                            w = ow * SW - PL + j * DW
+                            if 0 <= w < W:
+                                out[n, c, h, w] += cols[c, i, j, n, oh, ow]
+
+
+@numba.njit(**_JIT)
+def max_pool(x, KH, KW, SH, SW, DH, DW, PT, PL, out, indices):
+    """x (N, C, H, W) -> out (N, C, OH, OW) the window maxima and indices (N, C, OH, OW) their flat place
+    h * W + w in the plane (as torch). Ties keep the first element, the first NaN wins (the reference's rule);
+    the padding is skipped, so a window of -inf picks its first input element. -1: no input element."""
+    N, C, H, W = x.shape
+    OH, OW = out.shape[2], out.shape[3]
+    for p in numba.prange(N * C):
+        n, c = p // C, p % C
+        for oh in range(OH):
+            for ow in range(OW):
+                best = x[n, c, 0, 0]
+                where = -1
+                for i in range(KH):
+                    h = oh * SH - PT + i * DH
+                    if h < 0 or h >= H:
+                        continue
+                    for j in range(KW):
+                        w = ow * SW - PL + j * DW
+                        if w < 0 or w >= W:
+                            continue
+                        v = x[n, c, h, w]
+                        if where < 0 or v > best or (v != v and best == best):
+                            best, where = v, h * W + w
+                out[n, c, oh, ow] = best if where >= 0 else -np.inf
+                indices[n, c, oh, ow] = where
+
+
+@numba.njit(**_JIT)
+def max_pool_backward(grad_out, indices, grad_x):
+    """grad_out, indices (P, OH * OW) -> grad_x (P, H * W) overwritten: each window's gradient added at its
+    maximum (one scatter; planes P = N * C, one thread each)."""
+    P, Q = grad_out.shape
+    for p in numba.prange(P):
+        grad_x[p] = 0
+        for q in range(Q):
+            k = indices[p, q]
+            if k >= 0:
+                grad_x[p, k] += grad_out[p, q]
+
+
+@numba.njit(**_JIT)
+def relu(x, out):
+    """Flat x -> out = x where x > 0 else 0 (NaN stays NaN, as np.maximum(x, 0)); one pass, all cores."""
+    for k in numba.prange(x.size):
+        v = x[k]
+        out[k] = 0 if v <= 0 else v
+
+
+@numba.njit(**_JIT)
+def relu_backward(grad_out, out, grad_x):
+    """Flat grad_out, out (relu's output) -> grad_x = grad_out where out > 0 else 0; one pass, all cores."""
+    for k in numba.prange(out.size):
+        grad_x[k] = grad_out[k] if out[k] > 0 else 0

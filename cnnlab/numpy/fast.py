@@ -1,0 +1,446 @@
+"""Fast forward and backward of the ops a CNN spends its time in (cs231n's ``fast_layers.py`` idea).
+
+The reference ops (``conv.py``, ``pool.py``, ...) are the clear versions a student reads; this module
+computes the same numbers faster, for the layers to call. Tests (tests/ops/test_fast.py) hold every
+function here equal to the reference and to torch, in float64 and float32. The tricks:
+
+- Each forward returns ``(out, cache)``: what its backward needs, computed once (the im2col columns of a
+  convolution, the place of every window maximum), as torch and cs231n keep it. The backward takes
+  ``(grad_out, cache)`` and recomputes nothing.
+- Convolution columns are laid out ``(C, KH, KW, N, OH, OW)``: the whole batch shares one matrix product
+  per group (a long, thin product BLAS runs on every core), and the backward's two products read the
+  saved columns as they are.
+- With numba installed, im2col, col2im, max pooling and relu are compiled loops (``_fast_kernels.py``),
+  one pass over memory on every core. Without numba (or with ``USE_NUMBA = False``) the same functions
+  run a NumPy path: same results, a little slower. Both paths are tested.
+
+Every function checks its arguments with the reference's checks (``cnnlab._geometry``, ``cnnlab._checks``)
+once, in the forward; a backward only checks its ``grad_out`` against the cache.
+Layout NCHW. Shapes: N batch, C channels, H, W input size, KH, KW kernel, OH, OW output size, G groups,
+K = C_in / G * KH * KW numbers in one window of one group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._checks import check_cross_entropy, check_float, check_grad_out, check_shape
+from .._geometry import conv2d_geometry, conv_transpose2d_geometry, pool_geometry
+from .windows import col2im, pad2d, sliding_windows, unpad2d
+
+__all__ = ["USE_NUMBA", "numba_kernels", "conv2d", "conv2d_backward", "conv_transpose2d",
+           "conv_transpose2d_backward", "max_pool2d", "max_pool2d_backward", "relu", "relu_backward",
+           "cross_entropy", "cross_entropy_backward"]
+
+#: Use the compiled kernels when numba is installed. Set to False to force the NumPy path (the tests do).
+USE_NUMBA = True
+_kernels = None  # the module _fast_kernels once imported, False when numba is missing
+
+
+def numba_kernels():
+    """The compiled kernels (module ``_fast_kernels``), or None without numba or with ``USE_NUMBA`` False.
+
+    Imported on first use, so ``import cnnlab.numpy`` does not pay numba's import time."""
+    global _kernels
+    if not USE_NUMBA:
+        return None
+    if _kernels is None:
+        try:
+            from . import _fast_kernels as kernels
+        except ImportError:  # numba not installed: the NumPy path
+            kernels = False
+        _kernels = kernels
+    return _kernels or None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# im2col / col2im in the batch-inside layout (C, KH, KW, N, OH, OW)
+# ----------------------------------------------------------------------------------------------------------------
+
+def _im2col(x, kernel, stride, dilation, pads, out_hw):
+    """x (N, C, H, W) -> cols (C, KH, KW, N, OH, OW), cols[c, i, j, n, oh, ow] = padded x at window (oh, ow),
+    element (i, j). Row (c, i, j) holds that kernel element's input for the whole batch: one contiguous
+    row of the matrix product."""
+    N, C = x.shape[:2]
+    (KH, KW), (OH, OW) = kernel, out_hw
+    cols = np.empty((C, KH, KW, N, OH, OW), dtype=x.dtype)
+    kernels = numba_kernels()
+    if kernels:
+        kernels.im2col(np.ascontiguousarray(x), KH, KW, *stride, *dilation, pads[0], pads[2], cols)
+    else:  # one strided copy of the windows view: NumPy loops over runs of OW numbers
+        windows = sliding_windows(pad2d(x, pads), kernel, stride, dilation, out_hw)  # (N, C, KH, KW, OH, OW)
+        np.copyto(cols, windows.transpose(1, 2, 3, 0, 4, 5))
+    return cols
+
+
+def _col2im(cols, x_shape, stride, dilation, pads):
+    """The adjoint of ``_im2col``: cols (C, KH, KW, N, OH, OW) -> (N, C, H, W), adding up where windows overlap
+    and dropping what falls on the padding."""
+    N, C, H, W = x_shape
+    kernels = numba_kernels()
+    if kernels:
+        out = np.empty(x_shape, dtype=cols.dtype)
+        kernels.col2im(cols, *cols.shape[1:3], *stride, *dilation, pads[0], pads[2], out)
+        return out
+    top, bottom, left, right = pads  # the reference's col2im reads the columns through a transposed view
+    padded = col2im(cols.transpose(3, 0, 1, 2, 4, 5), (top + H + bottom, left + W + right), stride, dilation)
+    return unpad2d(padded, pads)
+
+
+def _channels_first(a, groups):
+    """(N, C, H, W) -> (G, C / G, N * H * W) contiguous: the batch inside each channel's row."""
+    N, C, H, W = a.shape
+    return np.ascontiguousarray(a.transpose(1, 0, 2, 3)).reshape(groups, C // groups, N * H * W)
+
+
+def _batch_first(a, shape, bias=None):
+    """(G, C / G, N * H * W) -> (N, C, H, W) contiguous, plus ``bias`` (C,) in the same pass."""
+    N, C, H, W = shape
+    view = a.reshape(C, N, H, W).transpose(1, 0, 2, 3)
+    out = np.empty(shape, dtype=a.dtype)
+    if bias is None:
+        np.copyto(out, view)
+    else:
+        np.add(view, bias.reshape(1, C, 1, 1), out=out)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# conv2d
+# ----------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ConvCache:
+    """What a convolution's backward needs, kept by the forward.
+
+    cols: (G, K, N * OH * OW) the im2col columns (conv2d) or the input, channels first (conv_transpose2d).
+    weight: the weight the forward used; has_bias: whether it had a bias.
+    x_shape, out_shape: the forward's input and output shapes; pads (top, bottom, left, right), stride,
+    dilation: the geometry from ``cnnlab._geometry``; groups: G.
+    """
+    cols: np.ndarray
+    weight: np.ndarray
+    has_bias: bool
+    x_shape: tuple
+    out_shape: tuple
+    pads: tuple
+    stride: tuple
+    dilation: tuple
+    groups: int
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """``cnnlab.numpy.conv2d`` (same arguments, same result), and what its backward needs.
+
+    Args:
+        x: (N, C_in, H, W); weight: (C_out, C_in / G, KH, KW); bias: (C_out,) or None;
+        stride, padding (int, pair, "same" or "valid"), dilation, groups: as ``conv2d``.
+
+    Returns:
+        (out, cache): out (N, C_out, OH, OW); cache a ``ConvCache`` holding the columns (G, K, N * OH * OW)
+        for ``conv2d_backward``.
+    """
+    pads, stride, dilation, (OH, OW) = conv2d_geometry("conv2d", x, weight, bias, stride, padding, dilation, groups)
+    N = x.shape[0]
+    C_out, _, KH, KW = weight.shape
+    cols = _im2col(x, (KH, KW), stride, dilation, pads, (OH, OW)).reshape(groups, -1, N * OH * OW)
+    # One product per group for the whole batch: (G, C_out/G, K) @ (G, K, N*OH*OW), long rows BLAS splits well.
+    out_t = weight.reshape(groups, C_out // groups, -1) @ cols
+    out = _batch_first(out_t, (N, C_out, OH, OW), bias)
+    return out, ConvCache(cols, weight, bias is not None, x.shape, out.shape, pads, stride, dilation, groups)
+
+
+def conv2d_backward(grad_out, cache):
+    """Gradients of ``conv2d`` from its cache (the saved columns: no second im2col).
+
+    Args:
+        grad_out: (N, C_out, OH, OW); cache: the ``ConvCache`` ``conv2d`` returned.
+
+    Returns:
+        (grad_x, grad_weight, grad_bias): (N, C_in, H, W), (C_out, C_in / G, KH, KW), (C_out,) or None,
+        as ``cnnlab.numpy.conv2d_backward``.
+    """
+    weight, G = cache.weight, cache.groups
+    check_grad_out("conv2d_backward", grad_out, weight, cache.out_shape)
+    C_out = weight.shape[0]
+    g = _channels_first(grad_out, G)  # (G, C_out/G, N*OH*OW)
+    grad_weight = (g @ cache.cols.transpose(0, 2, 1)).reshape(weight.shape)  # the batch sum is in the product
+    grad_cols = weight.reshape(G, C_out // G, -1).transpose(0, 2, 1) @ g  # (G, K, N*OH*OW)
+    N, _, OH, OW = cache.out_shape
+    grad_cols = grad_cols.reshape(-1, *weight.shape[2:], N, OH, OW)  # (C_in, KH, KW, N, OH, OW)
+    grad_x = _col2im(grad_cols, cache.x_shape, cache.stride, cache.dilation, cache.pads)
+    grad_bias = g.reshape(C_out, -1).sum(axis=1) if cache.has_bias else None
+    return grad_x, grad_weight, grad_bias
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# conv_transpose2d: conv2d's two halves swapped (a product, then col2im; the backward: im2col, then products)
+# ----------------------------------------------------------------------------------------------------------------
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """``cnnlab.numpy.conv_transpose2d`` (same arguments, same result), and what its backward needs.
+
+    Args:
+        x: (N, C_in, H, W); weight: (C_in, C_out / G, KH, KW); bias: (C_out,) or None;
+        stride, padding, output_padding, groups, dilation: as ``conv_transpose2d``.
+
+    Returns:
+        (out, cache): out (N, C_out, H_out, W_out); cache a ``ConvCache`` holding x channels first
+        (G, C_in / G, N * H * W) for ``conv_transpose2d_backward``.
+    """
+    pads, stride, dilation, (H_out, W_out) = conv_transpose2d_geometry(
+        "conv_transpose2d", x, weight, bias, stride, padding, output_padding, groups, dilation)
+    N, C_in, H, W = x.shape
+    _, C_out_per_group, KH, KW = weight.shape
+    xs = _channels_first(x, groups)  # (G, C_in/G, N*H*W)
+    # every stamp of the batch: (G, K, C_in/G) @ (G, C_in/G, N*H*W) -> (G, K, N*H*W), K = C_out/G * KH * KW
+    stamps = weight.reshape(groups, C_in // groups, -1).transpose(0, 2, 1) @ xs
+    stamps = stamps.reshape(groups * C_out_per_group, KH, KW, N, H, W)
+    out_shape = (N, groups * C_out_per_group, H_out, W_out)
+    out = _col2im(stamps, out_shape, stride, dilation, pads)  # add the stamps up; the padding is cut off
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1)
+    return out, ConvCache(xs, weight, bias is not None, x.shape, out_shape, pads, stride, dilation, groups)
+
+
+def conv_transpose2d_backward(grad_out, cache):
+    """Gradients of ``conv_transpose2d`` from its cache.
+
+    Args:
+        grad_out: (N, C_out, H_out, W_out); cache: the ``ConvCache`` ``conv_transpose2d`` returned.
+
+    Returns:
+        (grad_x, grad_weight, grad_bias): (N, C_in, H, W), (C_in, C_out / G, KH, KW), (C_out,) or None.
+    """
+    weight, G = cache.weight, cache.groups
+    check_grad_out("conv_transpose2d_backward", grad_out, weight, cache.out_shape)
+    N, C_in, H, W = cache.x_shape
+    KH, KW = weight.shape[2:]
+    # grad_x is a convolution of grad_out: im2col over the input's (H, W) grid of stamps
+    grad_cols = _im2col(grad_out, (KH, KW), cache.stride, cache.dilation, cache.pads, (H, W))
+    grad_cols = grad_cols.reshape(G, -1, N * H * W)  # (G, K, N*H*W)
+    w = weight.reshape(G, C_in // G, -1)
+    grad_x = _batch_first(w @ grad_cols, cache.x_shape)
+    grad_weight = (cache.cols @ grad_cols.transpose(0, 2, 1)).reshape(weight.shape)
+    grad_bias = grad_out.sum(axis=(0, 2, 3)) if cache.has_bias else None
+    return grad_x, grad_weight, grad_bias
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# max_pool2d
+# ----------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MaxPoolCache:
+    """What max pooling's backward needs: where every window's maximum is.
+
+    flat: True when ``where`` holds torch's flat indices h * W + w into the (H, W) plane (int64; the
+    compiled path), False when it holds the element k = i * KW + j inside the window (small ints; NumPy path).
+    where: (N, C, OH, OW); x_shape, kernel, stride, dilation, pads: the forward's input shape and geometry.
+    """
+    flat: bool
+    where: np.ndarray
+    x_shape: tuple
+    kernel: tuple
+    stride: tuple
+    dilation: tuple
+    pads: tuple
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """``cnnlab.numpy.max_pool2d`` (same arguments but ``return_indices``; same result), and where the maxima are.
+
+    Args:
+        x: (N, C, H, W); kernel_size, stride (default kernel_size), padding, dilation, ceil_mode: as ``max_pool2d``.
+
+    Returns:
+        (out, cache): out (N, C, OH, OW) the window maxima; cache a ``MaxPoolCache`` for ``max_pool2d_backward``.
+        Ties keep the first element; the first NaN wins; the padding is never picked (as the reference).
+    """
+    kernel, stride, dilation, padding, pads, (OH, OW) = pool_geometry(
+        "max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+    N, C = x.shape[:2]
+    kernels = numba_kernels()
+    if kernels:
+        out = np.empty((N, C, OH, OW), dtype=x.dtype)
+        where = np.empty((N, C, OH, OW), dtype=np.int64)
+        kernels.max_pool(np.ascontiguousarray(x), *kernel, *stride, *dilation, pads[0], pads[2], out, where)
+        return out, MaxPoolCache(True, where, x.shape, kernel, stride, dilation, pads)
+    out, where = _window_max(x, kernel, stride, dilation, pads, (OH, OW))
+    return out, MaxPoolCache(False, where, x.shape, kernel, stride, dilation, pads)
+
+
+def _window_max(x, kernel, stride, dilation, pads, out_hw):
+    """NumPy path: a running maximum over the KH * KW elements of every window, written in place.
+
+    Returns out (N, C, OH, OW) and k (N, C, OH, OW) small ints, the element i * KW + j of each maximum.
+    Why fast: KH * KW - 1 whole-array passes over strided slices of the input (one per kernel element), no
+    copy of the windows and no argmax along a middle axis.
+    """
+    (KH, KW), (OH, OW) = kernel, out_hw
+    windows = sliding_windows(pad2d(x, pads, value=-np.inf), kernel, stride, dilation, out_hw)
+    out = windows[:, :, 0, 0].copy()
+    where = np.zeros(out.shape, dtype=np.min_scalar_type(KH * KW - 1))  # small ints: less memory to write
+    wins = np.empty(out.shape, dtype=bool)
+    for k in range(1, KH * KW):
+        element = windows[:, :, k // KW, k % KW]
+        np.greater(element, out, out=wins)  # strictly greater: a tie keeps the first element
+        np.copyto(where, k, where=wins)
+        np.maximum(out, element, out=out)  # NaN propagates, as in torch
+    nan = np.isnan(out)
+    if nan.any():  # rare: NaN > anything is False; the first NaN of the window wins (np.argmax's rule)
+        first_nan = np.isnan(windows.reshape(*out.shape[:2], KH * KW, OH, OW)).argmax(axis=2)
+        where[nan] = first_nan[nan]
+    if any(pads):
+        empty = out == -np.inf  # only -inf (or padding) in the window: take its first input element
+        if empty.any():
+            where[empty] = np.broadcast_to(_first_inside(x.shape[2:], kernel, stride, dilation, pads, out_hw),
+                                           out.shape)[empty]
+    return out, where
+
+
+def _first_inside(hw, kernel, stride, dilation, pads, out_hw):
+    """(OH, OW): the element k = i * KW + j of each window's first input (not padding) element."""
+    firsts = []
+    for size, k, s, d, p, n in zip(hw, kernel, stride, dilation, pads[::2], out_hw):
+        top = np.arange(n) * s - p  # first row (column) of each window, in input coordinates
+        firsts.append(np.minimum(np.maximum(0, -(top // d)), k - 1))
+    return firsts[0][:, None] * kernel[1] + firsts[1][None, :]
+
+
+def max_pool2d_backward(grad_out, cache):
+    """Gradient of ``max_pool2d`` from its cache: each window's gradient goes to its maximum.
+
+    Args:
+        grad_out: (N, C, OH, OW); cache: the ``MaxPoolCache`` ``max_pool2d`` returned.
+
+    Returns:
+        grad_x: (N, C, H, W), as ``cnnlab.numpy.max_pool2d_backward``.
+    """
+    N, C, H, W = cache.x_shape
+    where = cache.where
+    check_float(grad_out, "grad_out", "max_pool2d_backward")
+    check_shape(grad_out, where.shape, "grad_out (the shape of the forward output)", "max_pool2d_backward")
+    kernels = numba_kernels()
+    if cache.flat and kernels:  # one scatter
+        grad_x = np.empty(cache.x_shape, dtype=grad_out.dtype)
+        kernels.max_pool_backward(np.ascontiguousarray(grad_out).reshape(N * C, -1), where.reshape(N * C, -1),
+                                  grad_x.reshape(N * C, H * W))
+        return grad_x
+    if cache.flat:  # a cache of the compiled path, numba switched off since: the same scatter in NumPy
+        grad_x = np.zeros((N * C, H * W), dtype=grad_out.dtype)
+        rows = np.arange(N * C)[:, None]
+        np.add.at(grad_x, (rows, where.reshape(N * C, -1)), grad_out.reshape(N * C, -1))
+        return grad_x.reshape(cache.x_shape)
+    return _window_max_backward(grad_out, cache)
+
+
+def _window_max_backward(grad_out, cache):
+    """NumPy path: for each kernel element k, the gradients of the windows whose maximum is element k,
+    written into the strided slice of the input that element k reads (as ``col2im``, but masked)."""
+    N, C, H, W = cache.x_shape
+    (KH, KW), (SH, SW), (DH, DW), pads = cache.kernel, cache.stride, cache.dilation, cache.pads
+    OH, OW = grad_out.shape[2:]
+    Hp, Wp = pads[0] + H + pads[1], pads[2] + W + pads[3]
+    # Windows that do not overlap (stride >= their span) write disjoint slices: plain writes, no additions;
+    # when they also tile the whole input, nothing needs zeroing first.
+    disjoint = SH >= DH * (KH - 1) + 1 and SW >= DW * (KW - 1) + 1
+    tiles = disjoint and (SH, SW) == (KH, KW) and (OH * SH, OW * SW) == (Hp, Wp)
+    grad_xp = (np.empty if tiles else np.zeros)((N, C, Hp, Wp), dtype=grad_out.dtype)
+    is_k = np.empty(grad_out.shape, dtype=bool)
+    for k in range(KH * KW):
+        i, j = divmod(k, KW)
+        view = grad_xp[:, :, i * DH:i * DH + (OH - 1) * SH + 1:SH, j * DW:j * DW + (OW - 1) * SW + 1:SW]
+        np.equal(cache.where, k, out=is_k)
+        if disjoint:
+            np.multiply(grad_out, is_k, out=view)  # written straight into the strided slice
+        else:
+            view += grad_out * is_k
+    return unpad2d(grad_xp, pads)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# relu
+# ----------------------------------------------------------------------------------------------------------------
+
+def relu(x):
+    """``cnnlab.numpy.relu``: x (*) -> out (*), ``max(x, 0)``. The backward needs only ``out`` (out > 0 exactly
+    where x > 0), so the layer keeps the output, not the input."""
+    check_float(x, "input", "relu")
+    kernels = numba_kernels()
+    if kernels:
+        x = np.ascontiguousarray(x)
+        out = np.empty_like(x)
+        kernels.relu(x.reshape(-1), out.reshape(-1))
+        return out
+    return np.maximum(x, 0)
+
+
+def relu_backward(grad_out, out):
+    """Gradient of ``relu`` from its output: grad_out (*), out (*) -> grad_x (*), grad_out where out > 0, else 0."""
+    check_float(grad_out, "grad_out", "relu_backward")
+    check_shape(grad_out, out.shape, "grad_out (the shape of relu's output)", "relu_backward")
+    kernels = numba_kernels()
+    if kernels:
+        grad_out, out = np.ascontiguousarray(grad_out), np.ascontiguousarray(out)
+        grad_x = np.empty_like(grad_out)
+        kernels.relu_backward(grad_out.reshape(-1), out.reshape(-1), grad_x.reshape(-1))
+        return grad_x
+    return np.multiply(grad_out, out > 0)  # bool times float: one pass, the dtype of grad_out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# cross_entropy
+# ----------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CrossEntropyCache:
+    """exp_shifted: (N, C, M) exp(logits - max) (M pixels per sample, 1 for (N, C) logits); total: (N, 1, M) its
+    sum over the classes; target: (N, 1, M); shape: the logits' shape."""
+    exp_shifted: np.ndarray
+    total: np.ndarray
+    target: np.ndarray
+    shape: tuple
+
+
+def cross_entropy(logits, target):
+    """``cnnlab.numpy.cross_entropy`` (mean over the samples) in a dozen NumPy calls, and what its backward needs.
+
+    Args:
+        logits: (N, C) or (N, C, d1, ...) class scores; target: (N,) or (N, d1, ...) ints in [0, C).
+
+    Returns:
+        (loss, cache): loss a 0-d array of logits' dtype; cache a ``CrossEntropyCache``.
+    """
+    check_cross_entropy(logits, target, "cross_entropy")
+    N, C = logits.shape[:2]
+    z = logits.reshape(N, C, -1)
+    t = target.reshape(N, 1, -1)
+    shifted = z - z.max(axis=1, keepdims=True)  # every exponent <= 0: no overflow
+    with np.errstate(under="ignore"):  # exp(-1000) is 0, as it should be
+        e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    # -log softmax[target] = log(total) - shifted[target]
+    loss = (np.log(total) - np.take_along_axis(shifted, t, axis=1)).mean()
+    return loss, CrossEntropyCache(e, total, t, logits.shape)
+
+
+def cross_entropy_backward(grad_out, cache):
+    """Gradient of ``cross_entropy``: ``(softmax(logits) - one_hot(target)) * grad_out / M``, M samples (times pixels).
+
+    Args:
+        grad_out: a scalar (1.0 when the loss is the final output); cache: what ``cross_entropy`` returned.
+
+    Returns:
+        grad_logits: the logits' shape and dtype (the target gets no gradient).
+    """
+    if np.ndim(grad_out) != 0:
+        raise ValueError(f"cross_entropy_backward: grad_out must be a scalar (the loss is a mean), "
+                         f"got shape {np.shape(grad_out)}")
+    e, t = cache.exp_shifted, cache.target
+    grad = e / cache.total  # softmax, a new array (the cache stays as it was)
+    np.put_along_axis(grad, t, np.take_along_axis(grad, t, axis=1) - 1, axis=1)  # minus the one-hot
+    grad *= np.asarray(grad_out, dtype=grad.dtype) / (t.size)  # M = N * pixels = the target's size
+    return grad.reshape(cache.shape)
