@@ -1,29 +1,23 @@
-"""Training loop: minibatches, validation, learning-rate schedules and early stopping (早停法).
+"""Training in NumPy: ``fit``, ``evaluate``, ``predict``; the loop itself is ``cnnlab.training.fit_loop``.
 
-``fit`` is the loop every chapter would otherwise write by hand::
+What is NumPy's own is the step on one minibatch, where the hand-written backward runs::
 
-    for epoch in range(epochs):
-        optimizer.lr = schedule(epoch)                 # 余弦退火 etc., if a schedule is given
-        for each minibatch (xb, yb) of the shuffled training set:
-            out = model(xb)                            # forward
-            loss = cross_entropy(out, yb)
-            model.zero_grad()
-            model.backward(dloss/dout)                 # backward: fills every p.grad
-            optimizer.step()                           # gradient descent
-        evaluate on the validation set; stop early when it stops improving
-
-and returns a :class:`History` of the per-epoch numbers, ready to plot.
+    out = model(xb)                                    # forward
+    loss = cross_entropy(out, yb)
+    model.zero_grad()
+    model.backward(dloss/dout)                         # backward: fills every p.grad
+    optimizer.step()                                   # gradient descent
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from .._checks import positive_int
-from ..training import batch_slices, check_fit_settings
+from ..training import (FIT_SETTINGS_DOC, History, batch_slices, check_fit_settings, check_loss_is_finite,
+                        check_samples, eval_mode, fit_loop, mean_loss_and_accuracy)
 from .losses import cross_entropy, cross_entropy_backward, mse_loss, mse_loss_backward
 
 __all__ = ["History", "fit", "evaluate", "predict"]
@@ -32,31 +26,6 @@ _LOSSES = {
     "cross_entropy": (cross_entropy, cross_entropy_backward),
     "mse_loss": (mse_loss, mse_loss_backward),
 }
-
-
-@dataclass
-class History:
-    """What happened in each epoch of :func:`fit` (one entry per epoch run).
-
-    ``val_loss`` / ``val_acc`` are empty without validation data; the accuracies are NaN when the
-    task is not classification (targets not integer labels). ``train_loss`` / ``train_acc`` are averaged
-    over the minibatches of the epoch as they were trained (like Keras), so they lag the weights a little.
-    """
-
-    train_loss: list = field(default_factory=list)
-    train_acc: list = field(default_factory=list)
-    val_loss: list = field(default_factory=list)
-    val_acc: list = field(default_factory=list)
-    lr: list = field(default_factory=list)
-    best_epoch: int | None = None  # the epoch with the lowest val_loss (0-based), when validating
-    stopped_early: bool = False
-
-    @property
-    def epochs(self) -> int:
-        return len(self.train_loss)
-
-    def as_dict(self) -> dict:
-        return {k: list(getattr(self, k)) for k in ("train_loss", "train_acc", "val_loss", "val_acc", "lr")}
 
 
 def _resolve_loss(loss):
@@ -72,11 +41,7 @@ def _resolve_loss(loss):
 
 def _check_data(x, y, names: tuple[str, str], op: str):
     x, y = np.asarray(x), np.asarray(y)
-    if x.ndim < 1 or y.ndim < 1 or len(x) != len(y):
-        raise ValueError(f"{op}: {names[0]} and {names[1]} must have the same number of samples, got shapes "
-                         f"{x.shape} and {y.shape}")
-    if len(x) == 0:
-        raise ValueError(f"{op}: {names[0]} is empty")
+    check_samples(x, y, names, op)
     return x, y
 
 
@@ -103,12 +68,8 @@ def predict(model, x, batch_size: int = 256) -> np.ndarray:
     x = np.asarray(x)
     _check_dtype(model, x, "x", "predict")
     batch_size = positive_int(batch_size, "batch_size", "predict")
-    was_training = getattr(model, "training", False)
-    model.eval()
-    try:
+    with eval_mode(model):
         return np.concatenate([model(x[s]) for s in batch_slices(len(x), batch_size)])
-    finally:
-        model.train(was_training)
 
 
 def evaluate(model, x, y, loss="cross_entropy", batch_size: int = 256) -> tuple[float, float]:
@@ -120,17 +81,7 @@ def evaluate(model, x, y, loss="cross_entropy", batch_size: int = 256) -> tuple[
     _check_dtype(model, x, "x", "evaluate")
     loss_fn, _ = _resolve_loss(loss)
     batch_size = positive_int(batch_size, "batch_size", "evaluate")
-    was_training = getattr(model, "training", False)
-    model.eval()
-    total, correct = 0.0, 0.0
-    try:
-        for s in batch_slices(len(x), batch_size):
-            out = model(x[s])
-            total += float(loss_fn(out, y[s])) * len(y[s])
-            correct += _accuracy_count(out, y[s])
-    finally:
-        model.train(was_training)
-    return total / len(x), correct / len(x)
+    return mean_loss_and_accuracy(model, x, y, loss_fn, _accuracy_count, batch_size)
 
 
 def fit(model, optimizer, x_train, y_train, loss="cross_entropy", epochs: int = 10, batch_size: int = 32,
@@ -145,22 +96,9 @@ def fit(model, optimizer, x_train, y_train, loss="cross_entropy", epochs: int = 
         x_train, y_train: (N, ...) inputs and (N,) integer labels (or (N, ...) float targets for ``mse_loss``).
         loss: "cross_entropy" (default), "mse_loss", or a pair ``(loss_fn, loss_backward)`` following the
             ``op_backward(grad_out, output, target)`` contract.
-        epochs: passes over the training set.
-        batch_size: samples per step; the last batch of an epoch may be smaller.
-        x_val, y_val: validation set, evaluated after every epoch (both or neither).
         schedule: a learning-rate schedule, any ``epoch -> lr`` callable (e.g.
             ``cnnlab.schedules.CosineAnnealing(0.1, T_max=epochs)``); before epoch ``e`` the optimizer's
-            ``lr`` is set to ``schedule(e)``. Without one the optimizer's ``lr`` is used throughout.
-        seed: seeds the shuffling of the training set (a new order every epoch, the same orders for the
-            same seed).
-        patience: early stopping: stop when ``val_loss`` has not improved (by more than ``min_delta``) for
-            ``patience`` epochs, and in any case end with the weights of the best epoch (lowest ``val_loss``).
-            Needs validation data. None: train all epochs and keep the last weights.
-        progress: show a tqdm progress bar over the epochs (``False`` in tests and scripts).
-
-    Returns:
-        :class:`History` with train_loss, train_acc, val_loss, val_acc and lr per epoch.
-    """
+            ``lr`` is set to ``schedule(e)``. Without one the optimizer's ``lr`` is used throughout."""
     op = "fit"
     x_train, y_train = _check_data(x_train, y_train, ("x_train", "y_train"), op)
     _check_dtype(model, x_train, "x_train", op)
@@ -174,64 +112,28 @@ def fit(model, optimizer, x_train, y_train, loss="cross_entropy", epochs: int = 
                         f"got {type(schedule).__name__}")
     loss_fn, loss_backward = _resolve_loss(loss)
 
-    rng = np.random.default_rng(seed)
-    history = History()
-    best_loss, best_state, waited = math.inf, None, 0
-    n = len(x_train)
+    def set_lr(epoch):
+        if schedule is not None:
+            optimizer.lr = schedule(epoch)
+        return optimizer.lr
 
-    bar = None
-    epoch_iter = range(epochs)
-    if progress:
-        from tqdm import tqdm
+    def step(xb, yb, epoch):
+        out = model(xb)                                # forward
+        value = float(loss_fn(out, yb))
+        check_loss_is_finite(value, epoch, optimizer.lr)
+        grad = loss_backward(1.0, out, yb)
+        grad = grad[0] if isinstance(grad, tuple) else grad
+        model.zero_grad()
+        model.backward(grad)                           # backward: fills every p.grad
+        optimizer.step()                               # gradient descent
+        return value, _accuracy_count(out, yb)
 
-        bar = epoch_iter = tqdm(epoch_iter, desc="fit", unit="epoch")
-    try:
-        for epoch in epoch_iter:
-            if schedule is not None:
-                optimizer.lr = schedule(epoch)
-            history.lr.append(float(optimizer.lr))
+    def validate_epoch():
+        return evaluate(model, x_val, y_val, loss=(loss_fn, loss_backward))
 
-            model.train()
-            order = rng.permutation(n)
-            total, correct = 0.0, 0.0
-            for s in batch_slices(n, batch_size):
-                idx = order[s]
-                xb, yb = x_train[idx], y_train[idx]
-                out = model(xb)
-                value = loss_fn(out, yb)
-                if not np.isfinite(value):
-                    raise FloatingPointError(f"{op}: the loss became {float(value)} in epoch {epoch}; "
-                                             f"try a smaller learning rate (lr={optimizer.lr})")
-                grad = loss_backward(1.0, out, yb)
-                grad = grad[0] if isinstance(grad, tuple) else grad
-                model.zero_grad()
-                model.backward(grad)
-                optimizer.step()
-                total += float(value) * len(idx)
-                correct += _accuracy_count(out, yb)
-            history.train_loss.append(total / n)
-            history.train_acc.append(correct / n)
+    return fit_loop(model, step, x_train, y_train, epochs=epochs, batch_size=batch_size, seed=seed, set_lr=set_lr,
+                    validate=validate_epoch if validate else None, patience=patience, min_delta=min_delta,
+                    progress=progress, copy_weights=model.state_dict)
 
-            postfix = {"loss": f"{total / n:.4f}"}
-            if validate:
-                val_loss, val_acc = evaluate(model, x_val, y_val, loss=(loss_fn, loss_backward))
-                history.val_loss.append(val_loss)
-                history.val_acc.append(val_acc)
-                postfix.update(val_loss=f"{val_loss:.4f}", val_acc=f"{val_acc:.3f}")
-                if val_loss < best_loss - min_delta:
-                    best_loss, waited, history.best_epoch = val_loss, 0, epoch
-                    if patience is not None:
-                        best_state = model.state_dict()
-                else:
-                    waited += 1
-            if bar is not None:
-                bar.set_postfix(postfix)
-            if patience is not None and waited >= patience:
-                history.stopped_early = True
-                break
-    finally:
-        if bar is not None:
-            bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return history
+
+fit.__doc__ += FIT_SETTINGS_DOC  # the arguments both backends share, written once in cnnlab/training.py

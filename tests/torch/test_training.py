@@ -104,3 +104,37 @@ def test_fit_moves_data_and_model_and_reports_bad_input():
         ct.fit(model, optimizer, x, y, patience=2, progress=False)
     with pytest.raises(FloatingPointError, match=r"fit: the loss became nan in epoch 0; try a smaller learning rate"):
         ct.fit(model, optimizer, np.full_like(x, np.nan), y, epochs=3, progress=False)
+
+
+def test_early_stopping_restores_the_best_weights_and_steps_the_scheduler_every_epoch_run():
+    # validation labels unrelated to the inputs: the more the model learns, the worse the validation loss
+    x, y = load_digits("train")
+    x, y = x[:200], y[:200]
+    yv = np.roll(y, 7)
+    model = nn.Sequential([nn.Flatten(), nn.Linear(64, 10, rng=0, device="cpu")])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.3, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    history = ct.fit(model, optimizer, x, y, epochs=30, batch_size=16, x_val=x, y_val=yv, schedule=scheduler,
+                     patience=2, progress=False)
+    assert isinstance(history, cn.History) and ct.History is cn.History  # one record for both backends
+    assert history.stopped_early and history.epochs == history.best_epoch + 1 + 2
+    assert scheduler.last_epoch == history.epochs
+    assert ct.evaluate(model, x, yv)[0] == pytest.approx(history.val_loss[history.best_epoch], rel=1e-6)
+
+
+def test_a_diverging_loss_stops_before_it_reaches_the_weights():
+    model = nn.Sequential([nn.Flatten(), nn.Linear(64, 10, rng=0, device="cpu")])
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x, y = load_digits("val")
+    x[5] = np.inf
+    with pytest.raises(FloatingPointError, match=r"fit: the loss became nan in epoch 0; .* \(lr=0.1\)"):
+        ct.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), x, y, batch_size=len(x), progress=False)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_progress_bar_shows_the_epochs_and_validation(capsys):
+    model = nn.Sequential([nn.Flatten(), nn.Linear(64, 10, rng=0, device="cpu")])
+    x, y = load_digits("val")
+    ct.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), x, y, epochs=2, x_val=x, y_val=y, progress=True)
+    err = capsys.readouterr().err
+    assert "fit" in err and "2/2" in err and "val_acc" in err
