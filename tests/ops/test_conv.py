@@ -6,11 +6,15 @@ Each test body runs once per backend (``backend`` fixture): ``backend.tensor`` m
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+import cnnlab
 from cnnlab.numpy import conv as numpy_conv
 from cnnlab.numpy import gradcheck
 
@@ -169,40 +173,70 @@ def test_conv2d_input_gradient_is_a_transposed_convolution(backend, case):
     assert_close(grad_x, transposed, symmetric=True)
 
 
-@pytest.mark.parametrize("batch_last, slice_bytes", [(True, None), (True, 1), (False, None)],
-                         ids=["batch-last", "batch-last-one-image-per-slice", "nchw"])
-@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
-@pytest.mark.parametrize("fn, cases", [("conv2d", conv_cases(max_hw=5)), ("conv_transpose2d", conv_transpose_cases())],
-                         ids=["conv2d", "conv_transpose2d"])
-@property_settings(max_examples=25)
-@given(data=st.data())
-def test_batch_last_fast_path(fn, cases, batch_last, slice_bytes, dtype, tol, data):
-    """Both layouts of the NumPy op (forced either way; batch-last also with the batch cut into one-image
-    slices) against torch: forward, backward, dtype kept."""
-    case = data.draw(cases, label="case")
-    rng, x, w, b = arrays(case, case["C_out"])
-    kwargs = case["kwargs"]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(numpy_conv, "_batch_last_pays_off", lambda C_in, C_out, K: batch_last)
-        if slice_bytes is not None:
-            patch.setattr(numpy_conv, "_SLICE_BYTES", slice_bytes)
-        out = getattr(numpy_conv, fn)(*(a if a is None else a.astype(dtype) for a in (x, w, b)), **kwargs)
-        g = rng.standard_normal(out.shape)
-        grads = getattr(numpy_conv, fn + "_backward")(*(a if a is None else a.astype(dtype) for a in (g, x, w, b)),
-                                                      **kwargs)
-    expected, expected_grads = torch_oracle(fn, (x, w, b), g, **kwargs)
+# Shapes of every kind, from both ends of what a layout choice could weigh: 1 x 1 kernels over many channels
+# (a window no bigger than the channels), wide kernels over few channels, groups, and the course's benchmark
+# layers with 64 images (a batch big enough to be worked through in pieces). Whatever path the NumPy op takes
+# for each, forward and backward must give torch's numbers and keep the dtype.
+SHAPE_CASES = [  # (id, fn, x shape, weight shape, bias, keyword arguments)
+    ("pointwise-16-to-16", "conv2d", (4, 16, 6, 6), (16, 16, 1, 1), True, {}),
+    ("depthwise-3x3", "conv2d", (4, 8, 7, 7), (8, 1, 3, 3), True, dict(groups=8, padding=1)),
+    ("wide-5x5-1-to-2", "conv2d", (4, 1, 9, 9), (2, 1, 5, 5), True, dict(stride=2, padding=2)),
+    ("grouped-dilated", "conv2d", (3, 4, 9, 8), (6, 2, 3, 3), False, dict(groups=2, dilation=2, padding=(1, 2))),
+    ("64-images-16-to-32", "conv2d", (64, 16, 14, 14), (32, 16, 3, 3), True, dict(padding=1)),
+    ("pointwise-16-to-16", "conv_transpose2d", (4, 16, 5, 5), (16, 16, 1, 1), True, {}),
+    ("depthwise-3x3", "conv_transpose2d", (4, 8, 5, 5), (8, 1, 3, 3), True, dict(groups=8, stride=2, padding=1)),
+    ("wide-4x4-2-to-1", "conv_transpose2d", (4, 2, 5, 5), (2, 1, 4, 4), True, dict(stride=2, padding=1)),
+    ("grouped", "conv_transpose2d", (3, 4, 4, 5), (4, 3, 3, 3), False,
+     dict(groups=2, stride=(2, 1), output_padding=(1, 0))),
+    ("64-images-16-to-8", "conv_transpose2d", (64, 16, 7, 7), (16, 8, 4, 4), True, dict(stride=2, padding=1)),
+]
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-5)], ids=["float64", "float32"])
+@pytest.mark.parametrize("fn, x_shape, w_shape, with_bias, kwargs", [c[1:] for c in SHAPE_CASES],
+                         ids=[f"{c[1]}-{c[0]}" for c in SHAPE_CASES])
+def test_shapes_of_every_kind_match_torch(backend, fn, x_shape, w_shape, with_bias, kwargs, dtype, tol):
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(w_shape).astype(dtype)
+    C_out = w_shape[0] if fn == "conv2d" else w_shape[1] * kwargs.get("groups", 1)
+    b = rng.standard_normal(C_out).astype(dtype) if with_bias else None
+    out = call(backend, fn, x, w, b, **kwargs)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    grads = call(backend, fn + "_backward", g, x, w, b, **kwargs)
+    as64 = [None if a is None else a.astype(np.float64) for a in (x, w, b)]
+    expected, expected_grads = torch_oracle(fn, as64, g.astype(np.float64), **kwargs)
     assert out.dtype == dtype and all(a is None or a.dtype == dtype for a in grads)
-    assert out.flags.c_contiguous or not batch_last  # the fast path hands back NCHW memory
     assert_close(out, expected, tol, symmetric=True)
     assert_grads_close(grads, expected_grads, tol=tol, symmetric=True)
 
 
-def test_batch_last_is_chosen_for_wide_windows():
-    """The benchmark's 16 -> 32 channel 3 x 3 conv2d and 16 -> 8 channel 4 x 4 conv_transpose2d go batch-last;
-    a 1-channel input stays NCHW."""
-    assert numpy_conv._batch_last_pays_off(16, 32, 16 * 9)
-    assert numpy_conv._batch_last_pays_off(16, 8, 8 * 16)
-    assert not numpy_conv._batch_last_pays_off(1, 16, 9)
+def _cnnlab_functions_run(fn, *args):
+    """The cnnlab functions (code objects) that ``fn(*args)`` runs."""
+    root, ran = os.path.dirname(cnnlab.__file__), set()
+
+    def profile(frame, event, _):
+        if event == "call" and frame.f_code.co_filename.startswith(root):
+            ran.add(frame.f_code)
+
+    sys.setprofile(profile)
+    try:
+        fn(*args)
+    finally:
+        sys.setprofile(None)
+    return ran
+
+
+@pytest.mark.parametrize("fn", ["conv2d", "conv_transpose2d"])
+def test_shape_cases_reach_more_than_one_numpy_path(fn):
+    """Guards the test above: the NumPy op picks its computation by shape, and the pointwise and the wide
+    shapes must not run the same code (if they ever do, choose shapes that reach each path again)."""
+    op, backward = getattr(numpy_conv, fn), getattr(numpy_conv, fn + "_backward")
+    cases = {name: (x, w) for name, f, x, w, _, _ in SHAPE_CASES if f == fn and name.startswith(("pointwise", "wide"))}
+    ran = []
+    for x_shape, w_shape in cases.values():
+        x, w = np.ones(x_shape), np.ones(w_shape)
+        ran.append(_cnnlab_functions_run(op, x, w) | _cnnlab_functions_run(backward, np.ones(op(x, w).shape), x, w))
+    assert len(cases) == 2 and ran[0] != ran[1], f"{fn}: {list(cases)} run the same code"
 
 
 # ----------------------------------------------------------------------------------------------------------------
