@@ -1,0 +1,320 @@
+"""cnnlab.numpy.fast equals the reference ops (and torch) in float64 and float32, with numba and without."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import cnnlab.numpy as cn
+from cnnlab.numpy import fast
+
+from .oracle import assert_close, assert_grads_close, property_settings, torch_oracle
+
+SETTINGS = property_settings(max_examples=25)
+TOL = {np.float64: 1e-12, np.float32: 2e-5}  # relative error: only the order of the sums differs
+
+
+def _has_numba() -> bool:
+    saved = fast.USE_NUMBA
+    fast.USE_NUMBA = True
+    try:
+        return fast.numba_kernels() is not None
+    finally:
+        fast.USE_NUMBA = saved
+
+
+@pytest.fixture(params=["numba", "numpy"])
+def path(request, monkeypatch):
+    """Each test runs on the compiled path (skipped without numba) and on the NumPy path."""
+    if request.param == "numba" and not _has_numba():
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(fast, "USE_NUMBA", request.param == "numba")
+    return request.param
+
+
+DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+
+
+def randn(rng, *shape, dtype):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# conv2d and conv_transpose2d
+# ----------------------------------------------------------------------------------------------------------------
+
+@st.composite
+def conv_cases(draw):
+    groups = draw(st.integers(1, 2))
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    if stride == (1, 1) and draw(st.booleans()):
+        padding = draw(st.sampled_from(["same", "valid"]))
+    else:
+        padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    H, W = (draw(st.integers(s, s + 7)) for s in span)
+    return dict(N=draw(st.integers(1, 3)), C_in=groups * draw(st.integers(1, 3)), C_out=groups * draw(st.integers(1, 3)),
+                H=H, W=W, kernel=kernel, bias=draw(st.booleans()), seed=draw(st.integers(0, 2**31)),
+                kwargs=dict(stride=stride, padding=padding, dilation=dilation, groups=groups))
+
+
+def _conv_arrays(case, dtype, transposed=False):
+    rng = np.random.default_rng(case["seed"])
+    G = case["kwargs"]["groups"]
+    x = randn(rng, case["N"], case["C_in"], case["H"], case["W"], dtype=dtype)
+    if transposed:
+        w = randn(rng, case["C_in"], case["C_out"] // G, *case["kernel"], dtype=dtype)
+    else:
+        w = randn(rng, case["C_out"], case["C_in"] // G, *case["kernel"], dtype=dtype)
+    b = randn(rng, case["C_out"], dtype=dtype) if case["bias"] else None
+    return x, w, b, rng
+
+
+@DTYPES
+@SETTINGS
+@given(case=conv_cases())
+def test_conv2d_equals_reference(path, dtype, case):
+    x, w, b, rng = _conv_arrays(case, dtype)
+    kwargs = case["kwargs"]
+    out, cache = fast.conv2d(x, w, b, **kwargs)
+    expected = cn.conv2d(x, w, b, **kwargs)
+    assert out.dtype == dtype and out.shape == expected.shape
+    assert_close(out, expected, tol=TOL[dtype])
+    grad_out = randn(rng, *out.shape, dtype=dtype)
+    grads = fast.conv2d_backward(grad_out, cache)
+    assert all(g is None or g.dtype == dtype for g in grads)
+    assert_grads_close(grads, cn.conv2d_backward(grad_out, x, w, b, **kwargs), tol=TOL[dtype])
+
+
+@st.composite
+def conv_transpose_cases(draw):
+    case = draw(conv_cases())
+    kwargs = case["kwargs"]
+    if isinstance(kwargs["padding"], str):
+        kwargs["padding"] = (0, 0)
+    # output_padding must be smaller than the stride or the dilation
+    kwargs["output_padding"] = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(kwargs["stride"],
+                                                                                            kwargs["dilation"]))
+    case["H"], case["W"] = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    return case
+
+
+def _transposed_size_ok(case):
+    kw = case["kwargs"]
+    return all((n - 1) * s - 2 * p + d * (k - 1) + o + 1 >= 1 for n, s, p, d, k, o in zip(
+        (case["H"], case["W"]), kw["stride"], kw["padding"], kw["dilation"], case["kernel"], kw["output_padding"]))
+
+
+@DTYPES
+@SETTINGS
+@given(case=conv_transpose_cases())
+def test_conv_transpose2d_equals_reference(path, dtype, case):
+    assume(_transposed_size_ok(case))
+    x, w, b, rng = _conv_arrays(case, dtype, transposed=True)
+    kwargs = case["kwargs"]
+    out, cache = fast.conv_transpose2d(x, w, b, **kwargs)
+    expected = cn.conv_transpose2d(x, w, b, **kwargs)
+    assert out.dtype == dtype
+    assert_close(out, expected, tol=TOL[dtype])
+    grad_out = randn(rng, *out.shape, dtype=dtype)
+    assert_grads_close(fast.conv_transpose2d_backward(grad_out, cache),
+                       cn.conv_transpose2d_backward(grad_out, x, w, b, **kwargs), tol=TOL[dtype])
+
+
+def test_convolutions_equal_torch(path):
+    """The training net's second layer and a strided, transposed one, against torch's autograd in float64."""
+    rng = np.random.default_rng(0)
+    x, w, b = randn(rng, 4, 8, 14, 14, dtype=np.float64), randn(rng, 6, 8, 3, 3, dtype=np.float64), \
+        randn(rng, 6, dtype=np.float64)
+    out, cache = fast.conv2d(x, w, b, padding=1)
+    grad_out = randn(rng, *out.shape, dtype=np.float64)
+    expected, grads = torch_oracle("conv2d", [x, w, b], grad_out, padding=1)
+    assert_close(out, expected)
+    assert_grads_close(fast.conv2d_backward(grad_out, cache), grads)
+
+    wt = randn(rng, 8, 3, 4, 4, dtype=np.float64)
+    out, cache = fast.conv_transpose2d(x, wt, None, stride=2, padding=1)
+    grad_out = randn(rng, *out.shape, dtype=np.float64)
+    expected, grads = torch_oracle("conv_transpose2d", [x, wt, None], grad_out, stride=2, padding=1)
+    assert_close(out, expected)
+    assert_grads_close(fast.conv_transpose2d_backward(grad_out, cache), grads)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# max_pool2d
+# ----------------------------------------------------------------------------------------------------------------
+
+@st.composite
+def pool_cases(draw):
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = draw(st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)  # at most half the kernel, as torch
+    span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    H, W = (draw(st.integers(max(1, s - 2 * p), s + 6)) for s, p in zip(span, padding))
+    return dict(shape=(draw(st.integers(1, 2)), draw(st.integers(1, 3)), H, W),
+                fill=draw(st.sampled_from(["normal", "ties", "-inf", "nan"])), seed=draw(st.integers(0, 2**31)),
+                kwargs=dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
+                            ceil_mode=draw(st.booleans())))
+
+
+def _pool_input(case, dtype):
+    rng = np.random.default_rng(case["seed"])
+    x = randn(rng, *case["shape"], dtype=dtype)
+    if case["fill"] == "ties":  # after a ReLU most windows tie at 0: the first element must win
+        x = np.maximum(np.round(x), 0).astype(dtype)
+    elif case["fill"] == "-inf":
+        x[rng.random(x.shape) < 0.6] = -np.inf
+    elif case["fill"] == "nan":
+        x[rng.random(x.shape) < 0.2] = np.nan
+    return x, rng
+
+
+def _every_window_sees_the_input(x_shape, kwargs):
+    """False when a window holds only padding (dilation makes it possible; the reference and torch differ)."""
+    kernel, dilation, padding = kwargs["kernel_size"], kwargs["dilation"], kwargs["padding"]
+    stride = kernel if kwargs["stride"] is None else kwargs["stride"]
+    from cnnlab._geometry import out_size
+
+    for size, k, s, p, d in zip(x_shape[2:], kernel, stride, padding, dilation):
+        n = out_size(size, k, s, p, d, "test", kwargs["ceil_mode"])
+        if not all(any(0 <= o * s - p + i * d < size for i in range(k)) for o in range(n)):
+            return False
+    return True
+
+
+@DTYPES
+@SETTINGS
+@given(case=pool_cases())
+def test_max_pool2d_equals_reference(path, dtype, case):
+    assume(_every_window_sees_the_input(case["shape"], case["kwargs"]))
+    x, rng = _pool_input(case, dtype)
+    kwargs = case["kwargs"]
+    out, cache = fast.max_pool2d(x, **kwargs)
+    expected, indices = cn.max_pool2d(x, **kwargs, return_indices=True)
+    np.testing.assert_array_equal(out, expected)  # a maximum is exact (NaN where the reference has NaN)
+    assert out.dtype == dtype
+    if cache.flat:  # the compiled path keeps torch's flat indices: the same places as the reference
+        np.testing.assert_array_equal(cache.where, indices)
+    grad_out = randn(rng, *out.shape, dtype=dtype)
+    grad_x = fast.max_pool2d_backward(grad_out, cache)
+    assert grad_x.dtype == dtype
+    assert_close(grad_x, cn.max_pool2d_backward(grad_out, x, **kwargs), tol=TOL[dtype])
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2), dict(kernel_size=3, stride=2),
+                                    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)])
+def test_max_pool2d_equals_torch(path, kwargs):
+    """After a ReLU (ties at 0), against torch in float64: outputs, and the gradient going to the first maximum."""
+    rng = np.random.default_rng(1)
+    x = np.maximum(randn(rng, 3, 4, 13, 12, dtype=np.float64), 0)
+    out, cache = fast.max_pool2d(x, **kwargs)
+    grad_out = randn(rng, *out.shape, dtype=np.float64)
+    expected, (grad,) = torch_oracle("max_pool2d", [x], grad_out, **kwargs)
+    np.testing.assert_array_equal(out, expected)
+    assert_close(fast.max_pool2d_backward(grad_out, cache), grad, tol=1e-15)
+
+
+def test_max_pool2d_cache_of_the_compiled_path_without_numba(monkeypatch):
+    """A cache made with numba, its backward run after numba was switched off: the same gradient."""
+    if not _has_numba():
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(fast, "USE_NUMBA", True)
+    rng = np.random.default_rng(2)
+    x = randn(rng, 2, 3, 9, 9, dtype=np.float32)
+    out, cache = fast.max_pool2d(x, 3, stride=2)
+    grad_out = randn(rng, *out.shape, dtype=np.float32)
+    monkeypatch.setattr(fast, "USE_NUMBA", False)
+    assert_close(fast.max_pool2d_backward(grad_out, cache), cn.max_pool2d_backward(grad_out, x, 3, stride=2),
+                 tol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# relu and cross_entropy
+# ----------------------------------------------------------------------------------------------------------------
+
+@DTYPES
+def test_relu_equals_reference_and_torch(path, dtype):
+    rng = np.random.default_rng(3)
+    x = randn(rng, 4, 3, 7, 5, dtype=dtype)
+    x[0, 0, 0, :2] = [0.0, -np.inf]
+    x_view = x[:, :, ::2]  # not contiguous: the layers may pass views
+    for data in (x, x_view):
+        out = fast.relu(data)
+        np.testing.assert_array_equal(out, cn.relu(data))
+        assert out.dtype == dtype
+        grad_out = randn(rng, *data.shape, dtype=dtype)
+        grad = fast.relu_backward(grad_out, out)
+        np.testing.assert_array_equal(grad, cn.relu_backward(grad_out, data))
+        assert grad.dtype == dtype
+    with_nan = np.array([np.nan, -1.0, 2.0], dtype=dtype)
+    np.testing.assert_array_equal(fast.relu(with_nan), torch_oracle("relu", [with_nan]))  # NaN stays NaN, as torch
+
+
+@DTYPES
+@pytest.mark.parametrize("shape", [(7, 5), (3, 4, 2, 3)], ids=["N,C", "N,C,H,W"])
+def test_cross_entropy_equals_reference_and_torch(dtype, shape):
+    rng = np.random.default_rng(4)
+    logits = randn(rng, *shape, dtype=dtype) * 5
+    logits.flat[0] = 1e4  # no overflow
+    target = rng.integers(0, shape[1], (shape[0], *shape[2:]))
+    loss, cache = fast.cross_entropy(logits, target)
+    assert loss.dtype == dtype and loss.shape == ()
+    assert_close(loss, cn.cross_entropy(logits, target), tol=TOL[dtype])
+    grad = fast.cross_entropy_backward(0.5, cache)
+    assert grad.dtype == dtype and grad.shape == shape
+    assert_close(grad, cn.cross_entropy_backward(0.5, logits, target)[0], tol=TOL[dtype])
+    np.testing.assert_array_equal(fast.cross_entropy_backward(0.5, cache), grad)  # the cache is left as it was
+    if dtype == np.float64:
+        import torch
+
+        target_t = torch.tensor(target)
+        expected, (grad_torch,) = torch_oracle(lambda z: torch.nn.functional.cross_entropy(z, target_t), [logits], 0.5)
+        assert_close(loss, expected)
+        assert_close(grad, grad_torch)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# bad input, and the library without numba
+# ----------------------------------------------------------------------------------------------------------------
+
+def test_bad_input_gets_the_reference_errors():
+    x = np.zeros((1, 3, 5, 5), np.float32)
+    with pytest.raises(ValueError, match="conv2d: input has 3 channels but weight expects 4"):
+        fast.conv2d(x, np.zeros((2, 4, 3, 3), np.float32))
+    with pytest.raises(ValueError, match="max_pool2d: padding must be at most half of the kernel size"):
+        fast.max_pool2d(x, 2, padding=2)
+    with pytest.raises(TypeError, match="relu: input must have a floating-point dtype"):
+        fast.relu(np.zeros(3, np.int64))
+    with pytest.raises(ValueError, match="cross_entropy: target contains class 5"):
+        fast.cross_entropy(np.zeros((2, 5), np.float32), np.array([0, 5]))
+    _, cache = fast.conv2d(x, np.zeros((2, 3, 3, 3), np.float32))
+    with pytest.raises(ValueError, match=r"conv2d_backward: grad_out \(the shape of the forward output\) must "
+                                         r"have shape \(1, 2, 3, 3\), got \(1, 2, 5, 5\)"):
+        fast.conv2d_backward(np.zeros((1, 2, 5, 5), np.float32), cache)
+    _, cache = fast.max_pool2d(x, 2)
+    with pytest.raises(ValueError, match=r"max_pool2d_backward: grad_out .* must have shape \(1, 3, 2, 2\)"):
+        fast.max_pool2d_backward(np.zeros((1, 3, 3, 3), np.float32), cache)
+    _, cache = fast.cross_entropy(np.zeros((2, 5), np.float32), np.array([0, 4]))
+    with pytest.raises(ValueError, match="cross_entropy_backward: grad_out must be a scalar"):
+        fast.cross_entropy_backward(np.ones(2), cache)
+
+
+def test_runs_without_numba(monkeypatch):
+    """numba missing: ``numba_kernels()`` is None and every op still runs (the NumPy path)."""
+    monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` now raises ImportError
+    monkeypatch.delitem(sys.modules, "cnnlab.numpy._fast_kernels", raising=False)
+    monkeypatch.delattr(cn, "_fast_kernels", raising=False)  # the package's attribute: a fresh import
+    monkeypatch.setattr(fast, "_kernels", None)
+    monkeypatch.setattr(fast, "USE_NUMBA", True)
+    assert fast.numba_kernels() is None
+    x = np.random.default_rng(5).standard_normal((2, 3, 6, 6)).astype(np.float32)
+    out, cache = fast.max_pool2d(fast.relu(x), 2)
+    assert not cache.flat
+    np.testing.assert_array_equal(out, cn.max_pool2d(cn.relu(x), 2))
