@@ -102,3 +102,20 @@ def col2im(cols, padded_hw, stride, dilation):
             # kernel element (i, j) of window (oh, ow) sits at (oh * SH + i * DH, ow * SW + j * DW)
             xp[:, :, i * DH:i * DH + (OH - 1) * SH + 1:SH, j * DW:j * DW + (OW - 1) * SW + 1:SW] += cols[:, :, i, j]
     return xp
+
+
+# --- primitives of pool.py: index arrays and gathers / scatters along an axis -----------------------------------
+
+def arange(n, like):
+    """``0, 1, ..., n - 1`` as an array of ``like``'s dtype (on torch: also on its device)."""
+    return np.arange(n, dtype=like.dtype)
+
+
+def take_along_axis(a, indices, axis):
+    """``np.take_along_axis``: ``out[..., k, ...] = a[..., indices[..., k, ...], ...]`` along ``axis``."""
+    return np.take_along_axis(a, indices, axis=axis)
+
+
+def put_along_axis(a, indices, values, axis):
+    """``np.put_along_axis``, in place: ``a[..., indices[..., k, ...], ...] = values[..., k, ...]`` along ``axis``."""
+    np.put_along_axis(a, indices, values, axis=axis)

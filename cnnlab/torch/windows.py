@@ -48,4 +48,19 @@ def sliding_windows(xp, kernel_size, stride, dilation, out_hw):
     return windows.permute(0, 1, 4, 5, 2, 3)                               # (N, C, KH, KW, OH, OW)
 
 
+def arange(n, like):
+    """``0, 1, ..., n - 1`` as a tensor of ``like``'s dtype, on its device."""
+    return torch.arange(n, dtype=like.dtype, device=like.device)
+
+
+def take_along_axis(a, indices, axis):
+    """``np.take_along_axis`` on tensors (torch's ``take_along_dim``; its indices must be int64)."""
+    return torch.take_along_dim(a, indices.long(), dim=axis)
+
+
+def put_along_axis(a, indices, values, axis):
+    """``np.put_along_axis`` on tensors, in place (torch's ``scatter_``; its indices must be int64)."""
+    a.scatter_(axis, indices.long(), values)
+
+
 mirror(globals())
