@@ -16,6 +16,10 @@ which sends every output gradient back to the input pixels it was mixed from, wi
 
 The index arithmetic is exactly torch's (``torch.nn.functional.interpolate``), including its
 special cases, so the results agree with torch to the last bit of float64 rounding.
+
+The public ``interpolate`` and ``interpolate_backward`` check their arguments and work out the plan (the
+output size, the two matrices); the private ``_interpolate`` and ``_interpolate_backward`` do the math.
+(``cnnlab.torch`` runs these same functions on tensors, see ``cnnlab/torch/_mirror.py``.)
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ import numpy as np
 
 # The input checks, shared with cnnlab.torch: resize_plan (cnnlab/_geometry.py) checks the arguments as torch
 # does and returns the output size (OH, OW), the scales to use in the index formula, and align_corners.
-from .._geometry import resize_plan
 from .._checks import check_float, check_shape
+from .._geometry import resize_plan
+from ._arrays import check_arrays
 
 __all__ = ["interpolate", "interpolate_backward"]
+
 
 def _nearest_matrix(n_in: int, n_out: int, scale: float | None) -> np.ndarray:
     """(n_out, n_in) 0/1 matrix of nearest-neighbour resizing along one axis.
@@ -82,14 +88,11 @@ def _bilinear_matrix(n_in: int, n_out: int, scale: float | None, align_corners: 
     return a
 
 
-def _matrices(x, size, scale_factor, mode, align_corners, recompute_scale_factor, op):
-    """The two per-axis matrices ``(A_h, A_w)`` of the resize, in x's dtype."""
-    out, scales, align_corners = resize_plan(x, size, scale_factor, mode, align_corners, recompute_scale_factor, op)
-    scales = scales or (None, None)
+def _matrices(x, out_hw, scales, mode, align_corners):
+    """The two per-axis matrices ``(A_h, A_w)`` of the resize, in x's dtype (they depend on the sizes only)."""
     dtype = x.dtype.type
     mats = []
-    for axis in range(2):
-        n_in, n_out, scale = x.shape[2 + axis], out[axis], scales[axis]
+    for n_in, n_out, scale in zip(x.shape[2:], out_hw, scales or (None, None)):
         if mode == "nearest":
             mats.append(_nearest_matrix(n_in, n_out, scale).astype(dtype))
         else:
@@ -115,7 +118,14 @@ def interpolate(x: np.ndarray, size=None, scale_factor=None, mode: str = "neares
     Returns:
         y: shape (N, C, OH, OW), same dtype as x.
     """
-    a_h, a_w = _matrices(x, size, scale_factor, mode, align_corners, recompute_scale_factor, "interpolate")
+    op = "interpolate"
+    check_arrays(op, (x, "input"))
+    out_hw, scales, align_corners = resize_plan(x, size, scale_factor, mode, align_corners, recompute_scale_factor, op)
+    a_h, a_w = _matrices(x, out_hw, scales, mode, align_corners)
+    return _interpolate(x, a_h, a_w)
+
+
+def _interpolate(x, a_h, a_w):
     return a_h @ x @ a_w.T  # matmul broadcasts over (N, C): rows by A_h, columns by A_w
 
 
@@ -133,7 +143,13 @@ def interpolate_backward(grad_out: np.ndarray, x: np.ndarray, size=None, scale_f
         read it, weighted as they read it.
     """
     op = "interpolate_backward"
-    a_h, a_w = _matrices(x, size, scale_factor, mode, align_corners, recompute_scale_factor, op)
+    check_arrays(op, (x, "input"), (grad_out, "grad_out"))
+    out_hw, scales, align_corners = resize_plan(x, size, scale_factor, mode, align_corners, recompute_scale_factor, op)
     check_float(grad_out, "grad_out", op)
-    check_shape(grad_out, x.shape[:2] + (a_h.shape[0], a_w.shape[0]), "grad_out", op)
-    return a_h.T @ grad_out @ a_w
+    check_shape(grad_out, tuple(x.shape[:2]) + tuple(out_hw), "grad_out", op)
+    a_h, a_w = _matrices(x, out_hw, scales, mode, align_corners)
+    return _interpolate_backward(grad_out, x, a_h, a_w)
+
+
+def _interpolate_backward(grad_out, x, a_h, a_w):
+    return a_h.T @ grad_out @ a_w  # every output gradient goes back with the weight it was read with
