@@ -19,43 +19,64 @@ import numpy as np
 _JIT = dict(parallel=True, cache=True, nogil=True)
 
 
+@numba.njit(inline="always")
+def _inside(O, S, D, P, j, size):
+    """The window positions o in [lo, hi) whose element j (of stride S, dilation D, padding P) lies in
+    [0, size): outside that range it reads padding. Computing the range once keeps the loops branch-free."""
+    off = j * D - P  # element j of window o sits at o * S + off
+    lo = 0 if off >= 0 else (-off + S - 1) // S
+    hi = 0 if size - off <= 0 else (size - off + S - 1) // S
+    return min(lo, O), max(min(hi, O), min(lo, O)), off
+
+
 @numba.njit(**_JIT)
-def im2col(x, KH, KW, SH, SW, DH, DW, PT, PL, cols):
-    """x (N, C, H, W) -> cols (C, KH, KW, N, OH, OW), written whole: cols[c, i, j, n, oh, ow] = x[n, c, h, w]
-    (0 on the padding). Row (c, i, j) is one contiguous block, one thread each."""
-    N, C, H, W = x.shape
-    OH, OW = cols.shape[4], cols.shape[5]
+def im2col(x, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, cols):
+    """Flat x (N, C, H, W) -> flat cols (C, KH, KW, N, OH, OW), written whole: cols[c, i, j, n, oh, ow] =
+    x[n, c, oh * SH - PT + i * DH, ow * SW - PL + j * DW], 0 on the padding. Row (c, i, j) is one contiguous
+    block, one thread each; the inner loop is a plain strided copy (a memcpy when SW = 1)."""
     for q in numba.prange(C * KH * KW):
         c, r = q // (KH * KW), q % (KH * KW)
         i, j = r // KW, r % KW
+        oh_lo, oh_hi, h_off = _inside(OH, SH, DH, PT, i, H)
+        ow_lo, ow_hi, w_off = _inside(OW, SW, DW, PL, j, W)
         for n in range(N):
+            dst = ((q * N) + n) * OH * OW
+            src = (n * C + c) * H * W
             for oh in range(OH):
-                h = oh * SH - PT + i * DH
-                inside_h = 0 <= h < H
-                for ow in range(OW):
-                    w = ow * SW - PL + j * DW
-                    cols[c, i, j, n, oh, ow] = x[n, c, h, w] if inside_h and 0 <= w < W else 0
+                row = dst + oh * OW
+                if oh < oh_lo or oh >= oh_hi:
+                    for ow in range(OW):
+                        cols[row + ow] = 0
+                    continue
+                line = src + (oh * SH + h_off) * W + w_off
+                for ow in range(ow_lo):
+                    cols[row + ow] = 0
+                for ow in range(ow_lo, ow_hi):
+                    cols[row + ow] = x[line + ow * SW]
+                for ow in range(ow_hi, OW):
+                    cols[row + ow] = 0
 
 
 @numba.njit(**_JIT)
-def col2im(cols, KH, KW, SH, SW, DH, DW, PT, PL, out):
-    """The adjoint of ``im2col``: cols (C, KH, KW, N, OH, OW) -> out (N, C, H, W), overwritten with the sum
-    over every (i, j, oh, ow) that reads pixel (h, w); what falls on the padding is dropped. One thread per
-    (n, c) plane; each pixel adds its terms in the order (i, j) as the reference's ``col2im``."""
-    N, C, H, W = out.shape
-    OH, OW = cols.shape[4], cols.shape[5]
+def col2im(cols, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, out):
+    """The adjoint of ``im2col``: flat cols (C, KH, KW, N, OH, OW) -> flat out (N, C, H, W), overwritten with the
+    sum over every (i, j, oh, ow) that reads pixel (h, w); what falls on the padding is dropped. One thread per
+    (n, c) plane; each pixel adds its terms in the order (i, j), as the reference's ``col2im``."""
     for p in numba.prange(N * C):
         n, c = p // C, p % C
-        out[n, c] = 0
+        plane = p * H * W
+        for k in range(H * W):
+            out[plane + k] = 0
         for i in range(KH):
+            oh_lo, oh_hi, h_off = _inside(OH, SH, DH, PT, i, H)
             for j in range(KW):
-                for oh in range(OH):
-                    h = oh * SH - PT + i * DH
-                    if 0 <= h < H:
-                        for ow in range(OW):
-                            w = ow * SW - PL + j * DW
-                            if 0 <= w < W:
-                                out[n, c, h, w] += cols[c, i, j, n, oh, ow]
+                ow_lo, ow_hi, w_off = _inside(OW, SW, DW, PL, j, W)
+                src = (((c * KH + i) * KW + j) * N + n) * OH * OW
+                for oh in range(oh_lo, oh_hi):
+                    line = plane + (oh * SH + h_off) * W + w_off
+                    row = src + oh * OW
+                    for ow in range(ow_lo, ow_hi):
+                        out[line + ow * SW] += cols[row + ow]
 
 
 @numba.njit(**_JIT)

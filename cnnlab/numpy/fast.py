@@ -68,7 +68,8 @@ def _im2col(x, kernel, stride, dilation, pads, out_hw):
     cols = np.empty((C, KH, KW, N, OH, OW), dtype=x.dtype)
     kernels = numba_kernels()
     if kernels:
-        kernels.im2col(np.ascontiguousarray(x), KH, KW, *stride, *dilation, pads[0], pads[2], cols)
+        kernels.im2col(np.ascontiguousarray(x).reshape(-1), *x.shape, KH, KW, *stride, *dilation, pads[0], pads[2],
+                       OH, OW, cols.reshape(-1))
     else:  # one strided copy of the windows view: NumPy loops over runs of OW numbers
         windows = sliding_windows(pad2d(x, pads), kernel, stride, dilation, out_hw)  # (N, C, KH, KW, OH, OW)
         np.copyto(cols, windows.transpose(1, 2, 3, 0, 4, 5))
@@ -82,7 +83,8 @@ def _col2im(cols, x_shape, stride, dilation, pads):
     kernels = numba_kernels()
     if kernels:
         out = np.empty(x_shape, dtype=cols.dtype)
-        kernels.col2im(cols, *cols.shape[1:3], *stride, *dilation, pads[0], pads[2], out)
+        kernels.col2im(np.ascontiguousarray(cols).reshape(-1), *x_shape, *cols.shape[1:3], *stride, *dilation,
+                       pads[0], pads[2], *cols.shape[4:], out.reshape(-1))
         return out
     top, bottom, left, right = pads  # the reference's col2im reads the columns through a transposed view
     padded = col2im(cols.transpose(3, 0, 1, 2, 4, 5), (top + H + bottom, left + W + right), stride, dilation)
