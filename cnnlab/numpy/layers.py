@@ -14,11 +14,14 @@ chains them, as ``keras.Sequential`` on the slides and ``torch.nn.Sequential``::
 
 The design, in one screen:
 
+- Every layer writes out its two passes where it is defined: ``forward(x)`` keeps ``self.x = x`` and
+  returns ``op(x, ...)``; ``backward(grad_out)`` calls ``op_backward(grad_out, self.x, ...)``, adds the
+  weights' gradients to ``weight.grad`` / ``bias.grad`` and returns the gradient of the input.
 - A :class:`Parameter` is a trainable array ``.data`` and its gradient ``.grad`` (``None`` until a
   backward pass; gradients of several backward passes add up until ``zero_grad()``, as in torch).
-- Every layer is a :class:`Module`: ``forward(x)`` (also ``layer(x)``), ``backward(grad_out)``,
-  ``parameters()``, ``named_parameters()``, ``zero_grad()``, ``train()`` / ``eval()`` (only ``Dropout``
-  behaves differently), ``state_dict()`` / ``load_state_dict()``.
+- :class:`Module`, the base of every layer, holds what teaches nothing: ``layer(x)`` calls
+  ``forward``; ``parameters()`` / ``named_parameters()`` find the Parameter attributes; ``zero_grad()``,
+  ``train()`` / ``eval()`` (only ``Dropout`` behaves differently), ``state_dict()`` / ``load_state_dict()``.
 - Names, constructor arguments, parameter names and shapes are torch's: a ``Sequential`` here and a
   ``torch.nn.Sequential`` with the same layers have the same ``state_dict`` keys (``"0.weight"``,
   ``"0.bias"``, ``"3.weight"``, ...) and shapes, so weights copy across both ways.
@@ -35,7 +38,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .._checks import _is_int, check_dropout_p
+from .._checks import _is_int, check_dropout_p, pair, positive_int
 from . import activations as A
 from .conv import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
 from .linear import dropout, dropout_backward, dropout_mask, flatten, flatten_backward, linear, linear_backward
@@ -136,12 +139,6 @@ def init_weight(shape, init: str = "he", rng=None, dtype=np.float32) -> np.ndarr
     return w.astype(dtype)
 
 
-def _positive_int(value, name: str, layer: str) -> int:
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{layer}: {name} must be a positive int, got {value!r}")
-    return int(value)
-
-
 def _float_dtype(dtype, layer: str):
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
@@ -150,17 +147,20 @@ def _float_dtype(dtype, layer: str):
 
 
 # ---------------------------------------------------------------------------------------------
-# Module: what every layer shares
+# Module: what every layer shares (none of it is a forward or backward pass)
 # ---------------------------------------------------------------------------------------------
 
-class Module:
-    """Base class of every layer: parameters, train/eval mode, state dict, the forward/backward protocol.
+class _NoForwardYet(RuntimeError, AttributeError):
+    """``backward`` before ``forward``; an AttributeError too, so that ``hasattr(layer, "x")`` is False."""
 
-    A subclass names its parameters in ``_param_names`` (e.g. ``("weight", "bias")``; an attribute that is
-    None, like ``bias`` with ``bias=False``, is skipped) and implements ``forward`` and ``backward``.
+
+class Module:
+    """Base class of every layer: ``layer(x)``, the parameters, train/eval mode, the state dict, the repr.
+
+    A subclass defines ``forward(x)`` and ``backward(grad_out)``; its :class:`Parameter` attributes
+    (``self.weight``, ``self.bias``, in the order they are set; None ones are skipped) are its parameters.
     """
 
-    _param_names: tuple = ()
     training: bool = True
 
     def __call__(self, *args, **kwargs):
@@ -172,13 +172,12 @@ class Module:
     def backward(self, grad_out):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _saved(self):
-        """What the last forward stored for the backward pass; a clear error when there is none."""
-        saved = getattr(self, "_cache", None)
-        if saved is None:
-            raise RuntimeError(f"{type(self).__name__}.backward: call forward first (nothing is stored "
-                               f"for the backward pass)")
-        return saved
+    def __getattr__(self, name):
+        # Python calls this only for an attribute that is not set: ``self.x`` before the first forward pass.
+        if name == "x":
+            raise _NoForwardYet(f"{type(self).__name__}.backward: call forward first (nothing is stored "
+                                f"for the backward pass)")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # -- structure -----------------------------------------------------------------------------
     def named_children(self):
@@ -187,10 +186,9 @@ class Module:
 
     def named_parameters(self, prefix: str = ""):
         """``(name, Parameter)`` pairs in torch's order and with torch's names ("0.weight", "0.bias", ...)."""
-        for name in self._param_names:
-            p = getattr(self, name)
-            if p is not None:
-                yield prefix + name, p
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield prefix + name, value
         for child_name, child in self.named_children():
             yield from child.named_parameters(prefix + child_name + ".")
 
@@ -228,7 +226,7 @@ class Module:
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             p.grad = None if p.grad is None else p.grad.astype(dtype)
-        if hasattr(self, "dtype"):
+        if "dtype" in vars(self):
             self.dtype = dtype
         for _, child in self.named_children():
             child.astype(dtype)
@@ -273,108 +271,56 @@ class Module:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
-def _fmt_pair(value) -> tuple:
+# The constructors' checks and torch's printed text, shared with the twins in cnnlab/torch/layers.py.
+
+def _conv_channels(layer: str, in_channels, out_channels, groups) -> tuple[int, int, int]:
+    """Checked ``(in_channels, out_channels, groups)`` of a (transposed) convolution (also for cnnlab.torch)."""
+    in_channels = positive_int(in_channels, "in_channels", layer)
+    out_channels = positive_int(out_channels, "out_channels", layer)
+    groups = positive_int(groups, "groups", layer)
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"{layer}: groups={groups} must divide in_channels={in_channels} and "
+                         f"out_channels={out_channels}")
+    return in_channels, out_channels, groups
+
+
+def _layers_of(layers: tuple, module_type) -> tuple:
+    """``Sequential``'s arguments, the layers or one list of them, checked (also for cnnlab.torch)."""
+    if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+        layers = tuple(layers[0])
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, module_type):
+            raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a layer (Module); "
+                            f"did you forget the parentheses, e.g. ReLU instead of ReLU()?")
+    return layers
+
+
+def _pair_repr(value) -> tuple:
+    """``2`` -> ``(2, 2)``: torch prints the sizes of a layer as pairs."""
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
-def _pair_of(fn, backward):
-    """A functional op and its backward as the ``_fn, _backward`` of a layer class."""
-    return staticmethod(fn), staticmethod(backward)
-
-
-class _Weighted(Module):
-    """A layer with ``weight`` and an optional ``bias`` (None with ``bias=False``, as torch), around a functional
-    op ``_fn(x, weight, bias, **self._kwargs())`` whose backward ``_backward(grad_out, x, weight, bias, ...)``
-    returns ``(grad_x, grad_weight, grad_bias)``: Conv2d, ConvTranspose2d and Linear."""
-
-    _param_names = ("weight", "bias")
-    _fn = _backward = None
-
-    def _make_parameters(self, shape, n_bias, bias, init, rng, dtype, layer):
-        self.dtype = _float_dtype(dtype, layer)
-        self.weight = Parameter(init_weight(shape, init, rng, self.dtype))
-        self.bias = Parameter(np.zeros(n_bias, self.dtype)) if bias else None
-        self._cache = None
-
-    def _kwargs(self):
-        """The op's keyword arguments (stride, padding, ...); none for Linear."""
-        return {}
-
-    def forward(self, x):
-        """x -> the op's output (shapes: see the layer's docstring)."""
-        b = None if self.bias is None else self.bias.data
-        out = self._fn(x, self.weight.data, b, **self._kwargs())
-        self._cache = x
-        return out
-
-    def backward(self, grad_out):
-        """grad_out -> grad_x; adds to ``weight.grad`` and ``bias.grad``."""
-        x = self._saved()
-        b = None if self.bias is None else self.bias.data
-        grad_x, grad_w, grad_b = self._backward(grad_out, x, self.weight.data, b, **self._kwargs())
-        self.weight.accumulate(grad_w)
-        if self.bias is not None:
-            self.bias.accumulate(grad_b)
-        return grad_x
-
-
-class _OpLayer(Module):
-    """A layer without parameters around a functional op: ``forward`` is ``_fn(x, **self._kwargs())`` (it keeps x)
-    and ``backward`` is ``_backward(grad_out, x, **self._kwargs())``: MaxPool2d, AvgPool2d, Upsample, Flatten."""
-
-    _fn = _backward = None
-
-    def _kwargs(self):
-        """The op's keyword arguments (kernel_size, stride, ...)."""
-        return {}
-
-    def forward(self, x):
-        out = self._fn(x, **self._kwargs())
-        self._cache = x
-        return out
-
-    def backward(self, grad_out):
-        return self._backward(grad_out, self._saved(), **self._kwargs())
+def _conv_repr(layer) -> str:
+    """What ``repr`` shows of a Conv2d or ConvTranspose2d, torch's text (also for cnnlab.torch)."""
+    s = f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}, stride={_pair_repr(layer.stride)}"
+    if layer.padding != 0:
+        s += f", padding={layer.padding if isinstance(layer.padding, str) else _pair_repr(layer.padding)}"
+    if getattr(layer, "output_padding", 0) != 0:  # ConvTranspose2d only
+        s += f", output_padding={_pair_repr(layer.output_padding)}"
+    if layer.dilation != 1:
+        s += f", dilation={_pair_repr(layer.dilation)}"
+    if layer.groups != 1:
+        s += f", groups={layer.groups}"
+    if layer.bias is None:
+        s += ", bias=False"
+    return s
 
 
 # ---------------------------------------------------------------------------------------------
 # Convolution and transposed convolution
 # ---------------------------------------------------------------------------------------------
 
-class _Conv(_Weighted):
-    """What Conv2d and ConvTranspose2d share: checked channels, groups and kernel size, the weights, the repr."""
-
-    def _make_conv(self, layer, in_channels, out_channels, kernel_size, groups, bias, init, rng, dtype, transposed):
-        self.in_channels = _positive_int(in_channels, "in_channels", layer)
-        self.out_channels = _positive_int(out_channels, "out_channels", layer)
-        self.groups = _positive_int(groups, "groups", layer)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{layer}: groups={groups} must divide in_channels={in_channels} and "
-                             f"out_channels={out_channels}")
-        kh, kw = _fmt_pair(kernel_size)
-        _positive_int(kh, "kernel_size", layer), _positive_int(kw, "kernel_size", layer)
-        self.kernel_size = (kh, kw)
-        # torch's layouts: (C_out, C_in / groups, KH, KW), and C_in first for a transposed convolution
-        shape = ((in_channels, out_channels // groups, kh, kw) if transposed
-                 else (out_channels, in_channels // groups, kh, kw))
-        self._make_parameters(shape, out_channels, bias, init, rng, dtype, layer)
-
-    def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={_fmt_pair(self.stride)}"
-        if self.padding != 0:
-            s += f", padding={self.padding if isinstance(self.padding, str) else _fmt_pair(self.padding)}"
-        if getattr(self, "output_padding", 0) != 0:  # ConvTranspose2d only
-            s += f", output_padding={_fmt_pair(self.output_padding)}"
-        if self.dilation != 1:
-            s += f", dilation={_fmt_pair(self.dilation)}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
-
-
-class Conv2d(_Conv):
+class Conv2d(Module):
     """卷积层 (convolution layer): ``out = conv2d(x, weight, bias, stride, padding, dilation, groups)``.
 
     Args:
@@ -388,19 +334,36 @@ class Conv2d(_Conv):
     Shapes: (N, C_in, H, W) -> (N, C_out, OH, OW); ``backward`` adds to ``weight.grad`` and ``bias.grad``.
     """
 
-    _fn, _backward = _pair_of(conv2d, conv2d_backward)
-
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, init="he", rng=None, dtype=np.float32):
-        self._make_conv("Conv2d", in_channels, out_channels, kernel_size, groups, bias, init, rng, dtype,
-                        transposed=False)
+        self.in_channels, self.out_channels, self.groups = _conv_channels("Conv2d", in_channels, out_channels, groups)
+        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d")
         self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.dtype = _float_dtype(dtype, "Conv2d")
+        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)  # torch's layout
+        self.weight = Parameter(init_weight(shape, init, rng, self.dtype))
+        self.bias = Parameter(np.zeros(self.out_channels, self.dtype)) if bias else None
 
-    def _kwargs(self):
-        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups)
+    def forward(self, x):
+        self.x = x  # the backward pass needs the input
+        bias = None if self.bias is None else self.bias.data
+        return conv2d(x, self.weight.data, bias, stride=self.stride, padding=self.padding,
+                      dilation=self.dilation, groups=self.groups)
+
+    def backward(self, grad_out):
+        bias = None if self.bias is None else self.bias.data
+        grad_x, grad_w, grad_b = conv2d_backward(grad_out, self.x, self.weight.data, bias, stride=self.stride,
+                                                 padding=self.padding, dilation=self.dilation, groups=self.groups)
+        self.weight.accumulate(grad_w)
+        if self.bias is not None:
+            self.bias.accumulate(grad_b)
+        return grad_x
+
+    def extra_repr(self):
+        return _conv_repr(self)
 
 
-class ConvTranspose2d(_Conv):
+class ConvTranspose2d(Module):
     """转置卷积 / 反卷积 (transposed convolution): ``conv_transpose2d(x, weight, bias, ...)``.
 
     Args: as :class:`Conv2d`, plus ``output_padding`` (extra rows / columns on one side of the output).
@@ -408,24 +371,42 @@ class ConvTranspose2d(_Conv):
     Shapes: (N, C_in, H, W) -> (N, C_out, (H - 1) * SH - 2 * PH + DH * (KH - 1) + output_padding + 1, ...).
     """
 
-    _fn, _backward = _pair_of(conv_transpose2d, conv_transpose2d_backward)
-
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, init="he", rng=None, dtype=np.float32):
-        self._make_conv("ConvTranspose2d", in_channels, out_channels, kernel_size, groups, bias, init, rng, dtype,
-                        transposed=True)
+        self.in_channels, self.out_channels, self.groups = _conv_channels("ConvTranspose2d", in_channels,
+                                                                          out_channels, groups)
+        self.kernel_size = pair(kernel_size, "kernel_size", "ConvTranspose2d")
         self.stride, self.padding, self.output_padding, self.dilation = stride, padding, output_padding, dilation
+        self.dtype = _float_dtype(dtype, "ConvTranspose2d")
+        shape = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)  # torch's layout: C_in first
+        self.weight = Parameter(init_weight(shape, init, rng, self.dtype))
+        self.bias = Parameter(np.zeros(self.out_channels, self.dtype)) if bias else None
 
-    def _kwargs(self):
-        return dict(stride=self.stride, padding=self.padding, output_padding=self.output_padding,
-                    groups=self.groups, dilation=self.dilation)
+    def forward(self, x):
+        self.x = x
+        bias = None if self.bias is None else self.bias.data
+        return conv_transpose2d(x, self.weight.data, bias, stride=self.stride, padding=self.padding,
+                                output_padding=self.output_padding, groups=self.groups, dilation=self.dilation)
+
+    def backward(self, grad_out):
+        bias = None if self.bias is None else self.bias.data
+        grad_x, grad_w, grad_b = conv_transpose2d_backward(
+            grad_out, self.x, self.weight.data, bias, stride=self.stride, padding=self.padding,
+            output_padding=self.output_padding, groups=self.groups, dilation=self.dilation)
+        self.weight.accumulate(grad_w)
+        if self.bias is not None:
+            self.bias.accumulate(grad_b)
+        return grad_x
+
+    def extra_repr(self):
+        return _conv_repr(self)
 
 
 # ---------------------------------------------------------------------------------------------
 # Pooling, unpooling, upsampling
 # ---------------------------------------------------------------------------------------------
 
-class MaxPool2d(_OpLayer):
+class MaxPool2d(Module):
     """最大池化 (max pooling): the largest value of each window.
 
     Args: ``kernel_size, stride=None (= kernel_size), padding=0, dilation=1, return_indices=False,
@@ -434,16 +415,18 @@ class MaxPool2d(_OpLayer):
     of ``out`` only). Shapes: (N, C, H, W) -> (N, C, OH, OW).
     """
 
-    _fn, _backward = _pair_of(max_pool2d, max_pool2d_backward)
-
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
         self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
-        self._cache = None
 
-    def _kwargs(self):  # the backward accepts return_indices and ignores it
-        return dict(kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
-                    dilation=self.dilation, ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+    def forward(self, x):
+        self.x = x
+        return max_pool2d(x, self.kernel_size, stride=self.stride, padding=self.padding, dilation=self.dilation,
+                          ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+    def backward(self, grad_out):
+        return max_pool2d_backward(grad_out, self.x, self.kernel_size, stride=self.stride, padding=self.padding,
+                                   dilation=self.dilation, ceil_mode=self.ceil_mode)
 
     def extra_repr(self):
         stride = self.kernel_size if self.stride is None else self.stride
@@ -453,24 +436,27 @@ class MaxPool2d(_OpLayer):
         return s + f", ceil_mode={self.ceil_mode}"
 
 
-class AvgPool2d(_OpLayer):
+class AvgPool2d(Module):
     """平均池化 (average pooling): the mean of each window.
 
     Args: ``kernel_size, stride=None (= kernel_size), padding=0, ceil_mode=False, count_include_pad=True,
     divisor_override=None`` as torch. Shapes: (N, C, H, W) -> (N, C, OH, OW).
     """
 
-    _fn, _backward = _pair_of(avg_pool2d, avg_pool2d_backward)
-
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.ceil_mode, self.count_include_pad, self.divisor_override = ceil_mode, count_include_pad, divisor_override
-        self._cache = None
 
-    def _kwargs(self):
-        return dict(kernel_size=self.kernel_size, stride=self.stride, padding=self.padding, ceil_mode=self.ceil_mode,
-                    count_include_pad=self.count_include_pad, divisor_override=self.divisor_override)
+    def forward(self, x):
+        self.x = x
+        return avg_pool2d(x, self.kernel_size, stride=self.stride, padding=self.padding, ceil_mode=self.ceil_mode,
+                          count_include_pad=self.count_include_pad, divisor_override=self.divisor_override)
+
+    def backward(self, grad_out):
+        return avg_pool2d_backward(grad_out, self.x, self.kernel_size, stride=self.stride, padding=self.padding,
+                                   ceil_mode=self.ceil_mode, count_include_pad=self.count_include_pad,
+                                   divisor_override=self.divisor_override)
 
     def extra_repr(self):
         stride = self.kernel_size if self.stride is None else self.stride
@@ -487,39 +473,41 @@ class MaxUnpool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self._cache = None
 
     def forward(self, x, indices, output_size=None):
-        out = max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding, output_size)
-        self._cache = (x, indices, output_size)
-        return out
+        self.x, self.indices, self.output_size = x, indices, output_size
+        return max_unpool2d(x, indices, self.kernel_size, stride=self.stride, padding=self.padding,
+                            output_size=output_size)
 
     def backward(self, grad_out):
-        x, indices, output_size = self._saved()
-        grad_x, _ = max_unpool2d_backward(grad_out, x, indices, self.kernel_size, self.stride, self.padding,
-                                          output_size)
-        return grad_x
+        grad_x, _ = max_unpool2d_backward(grad_out, self.x, self.indices, self.kernel_size, stride=self.stride,
+                                          padding=self.padding, output_size=self.output_size)
+        return grad_x  # the indices get no gradient
 
     def extra_repr(self):
         stride = self.kernel_size if self.stride is None else self.stride
-        return f"kernel_size={_fmt_pair(self.kernel_size)}, stride={_fmt_pair(stride)}, padding={_fmt_pair(self.padding)}"
+        return (f"kernel_size={_pair_repr(self.kernel_size)}, stride={_pair_repr(stride)}, "
+                f"padding={_pair_repr(self.padding)}")
 
 
-class Upsample(_OpLayer):
+class Upsample(Module):
     """上采样 (upsampling): ``interpolate(x, size, scale_factor, mode, align_corners)``.
 
     Args: ``size=None, scale_factor=None, mode="nearest" | "bilinear", align_corners=None`` as torch.
     Shapes: (N, C, H, W) -> (N, C, OH, OW).
     """
 
-    _fn, _backward = _pair_of(interpolate, interpolate_backward)
-
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
         self.size, self.scale_factor, self.mode, self.align_corners = size, scale_factor, mode, align_corners
-        self._cache = None
 
-    def _kwargs(self):
-        return dict(size=self.size, scale_factor=self.scale_factor, mode=self.mode, align_corners=self.align_corners)
+    def forward(self, x):
+        self.x = x
+        return interpolate(x, size=self.size, scale_factor=self.scale_factor, mode=self.mode,
+                           align_corners=self.align_corners)
+
+    def backward(self, grad_out):
+        return interpolate_backward(grad_out, self.x, size=self.size, scale_factor=self.scale_factor, mode=self.mode,
+                                    align_corners=self.align_corners)
 
     def extra_repr(self):
         what = f"size={self.size}" if self.size is not None else f"scale_factor={float(self.scale_factor)}"
@@ -530,7 +518,7 @@ class Upsample(_OpLayer):
 # Fully connected, flatten, dropout
 # ---------------------------------------------------------------------------------------------
 
-class Linear(_Weighted):
+class Linear(Module):
     """全连接层 (fully connected layer): ``out = x @ weight.T + bias``.
 
     Args: ``in_features, out_features, bias=True``; ``init``, ``rng``, ``dtype`` as :class:`Conv2d`.
@@ -538,12 +526,24 @@ class Linear(_Weighted):
     Shapes: (N, in_features) -> (N, out_features) (any leading axes work).
     """
 
-    _fn, _backward = _pair_of(linear, linear_backward)
-
     def __init__(self, in_features, out_features, bias=True, init="he", rng=None, dtype=np.float32):
-        self.in_features = _positive_int(in_features, "in_features", "Linear")
-        self.out_features = _positive_int(out_features, "out_features", "Linear")
-        self._make_parameters((out_features, in_features), out_features, bias, init, rng, dtype, "Linear")
+        self.in_features = positive_int(in_features, "in_features", "Linear")
+        self.out_features = positive_int(out_features, "out_features", "Linear")
+        self.dtype = _float_dtype(dtype, "Linear")
+        self.weight = Parameter(init_weight((self.out_features, self.in_features), init, rng, self.dtype))
+        self.bias = Parameter(np.zeros(self.out_features, self.dtype)) if bias else None
+
+    def forward(self, x):
+        self.x = x
+        return linear(x, self.weight.data, None if self.bias is None else self.bias.data)
+
+    def backward(self, grad_out):
+        bias = None if self.bias is None else self.bias.data
+        grad_x, grad_w, grad_b = linear_backward(grad_out, self.x, self.weight.data, bias)
+        self.weight.accumulate(grad_w)
+        if self.bias is not None:
+            self.bias.accumulate(grad_b)
+        return grad_x
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -553,20 +553,21 @@ class Linear(_Weighted):
 Dense = Linear
 
 
-class Flatten(_OpLayer):
+class Flatten(Module):
     """(N, C, H, W) -> (N, C*H*W): the bridge from the convolutions to the fully connected layers.
 
     Args: ``start_dim=1, end_dim=-1`` as ``torch.nn.Flatten``.
     """
 
-    _fn, _backward = _pair_of(flatten, flatten_backward)
-
     def __init__(self, start_dim=1, end_dim=-1):
         self.start_dim, self.end_dim = start_dim, end_dim
-        self._cache = None
 
-    def _kwargs(self):
-        return dict(start_dim=self.start_dim, end_dim=self.end_dim)
+    def forward(self, x):
+        self.x = x
+        return flatten(x, self.start_dim, self.end_dim)
+
+    def backward(self, grad_out):
+        return flatten_backward(grad_out, self.x, self.start_dim, self.end_dim)  # back to x's shape
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -583,122 +584,177 @@ class Dropout(Module):
     def __init__(self, p=0.5, rng=None):
         check_dropout_p(p, "Dropout")
         self.p = float(p)
-        self.rng = _rng(rng) if rng is not None else None
-        self._cache = None
+        self.rng = None if rng is None else _rng(rng)  # None: the default generator of the moment
 
     def forward(self, x):
-        mask = None
+        self.x, self.dropping, self.mask = x, self.training, None  # backward drops what forward dropped
         if self.training and 0 < self.p < 1:
-            mask = dropout_mask(x.shape, self.p, self.rng if self.rng is not None else _default_rng)
-        out = dropout(x, self.p, self.training, mask=mask)
-        self._cache = (x, self.training, mask)
-        return out
+            self.mask = dropout_mask(x.shape, self.p, _rng(self.rng))
+        return dropout(x, self.p, self.training, mask=self.mask)
 
     def backward(self, grad_out):
-        x, training, mask = self._saved()
-        return dropout_backward(grad_out, x, self.p, training, mask=mask)
+        return dropout_backward(grad_out, self.x, self.p, self.dropping, mask=self.mask)
 
     def extra_repr(self):
         return f"p={self.p}"
 
 
 # ---------------------------------------------------------------------------------------------
-# Activations: one layer per function of the slides' gallery
+# Activations: one layer per function of the slides' gallery; backward is grad_out * f'(x)
 # ---------------------------------------------------------------------------------------------
 
-class _Activation(Module):
-    """An elementwise activation ``f`` with keyword arguments; backward is ``grad_out * f'(x)``.
-    Subclasses set ``_fn`` and ``_backward`` (the functional op and its backward). Shapes: (*) -> (*)."""
-
-    _fn = _backward = None
-
-    def __init__(self, **kwargs):
-        self._kwargs = kwargs
-        self._cache = None
+class Sigmoid(Module):
+    """Sigmoid: ``1 / (1 + exp(-x))``. Shapes: (*) -> (*)."""
 
     def forward(self, x):
-        out = self._fn(x, **self._kwargs)
-        self._cache = x
-        return out
+        self.x = x
+        return A.sigmoid(x)
 
     def backward(self, grad_out):
-        return self._backward(grad_out, self._saved(), **self._kwargs)
-
-    def extra_repr(self):
-        return ", ".join(f"{k}={v}" for k, v in self._kwargs.items())
+        return A.sigmoid_backward(grad_out, self.x)
 
 
-class Sigmoid(_Activation):
-    """Sigmoid: ``1 / (1 + exp(-x))``. Shapes: (*) -> (*)."""
-    _fn, _backward = _pair_of(A.sigmoid, A.sigmoid_backward)
-
-
-class Tanh(_Activation):
+class Tanh(Module):
     """Tanh: ``tanh(x)``. Shapes: (*) -> (*)."""
-    _fn, _backward = _pair_of(A.tanh, A.tanh_backward)
+
+    def forward(self, x):
+        self.x = x
+        return A.tanh(x)
+
+    def backward(self, grad_out):
+        return A.tanh_backward(grad_out, self.x)
 
 
-class Step(_Activation):
+class Step(Module):
     """Step function: 1 for x > 0, else 0; its gradient is 0 everywhere (nothing to learn from)."""
-    _fn, _backward = _pair_of(A.step, A.step_backward)
+
+    def forward(self, x):
+        self.x = x
+        return A.step(x)
+
+    def backward(self, grad_out):
+        return A.step_backward(grad_out, self.x)
 
 
-class Softplus(_Activation):
+class Softplus(Module):
     """Softplus: ``log(1 + exp(beta * x)) / beta`` (x itself where ``beta * x > threshold``)."""
-    _fn, _backward = _pair_of(A.softplus, A.softplus_backward)
 
     def __init__(self, beta=1.0, threshold=20.0):
-        super().__init__(beta=beta, threshold=threshold)
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        self.x = x
+        return A.softplus(x, self.beta, self.threshold)
+
+    def backward(self, grad_out):
+        return A.softplus_backward(grad_out, self.x, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
 
 
-class ReLU(_Activation):
+class ReLU(Module):
     """ReLU: ``max(0, x)``; the gradient passes where x > 0 and stops elsewhere. Shapes: (*) -> (*)."""
-    _fn, _backward = _pair_of(A.relu, A.relu_backward)
+
+    def forward(self, x):
+        self.x = x
+        return A.relu(x)
+
+    def backward(self, grad_out):
+        return A.relu_backward(grad_out, self.x)
 
 
-class LeakyReLU(_Activation):
+class LeakyReLU(Module):
     """Leaky ReLU: x for x > 0, ``negative_slope * x`` otherwise."""
-    _fn, _backward = _pair_of(A.leaky_relu, A.leaky_relu_backward)
 
     def __init__(self, negative_slope=0.01):
-        super().__init__(negative_slope=negative_slope)
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        self.x = x
+        return A.leaky_relu(x, self.negative_slope)
+
+    def backward(self, grad_out):
+        return A.leaky_relu_backward(grad_out, self.x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
 
 
-class ELU(_Activation):
+class ELU(Module):
     """ELU: x for x > 0, ``alpha * (exp(x) - 1)`` otherwise."""
-    _fn, _backward = _pair_of(A.elu, A.elu_backward)
 
     def __init__(self, alpha=1.0):
-        super().__init__(alpha=alpha)
+        self.alpha = alpha
+
+    def forward(self, x):
+        self.x = x
+        return A.elu(x, self.alpha)
+
+    def backward(self, grad_out):
+        return A.elu_backward(grad_out, self.x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
 
 
-class Softsign(_Activation):
+class Softsign(Module):
     """Softsign: ``x / (1 + |x|)``."""
-    _fn, _backward = _pair_of(A.softsign, A.softsign_backward)
+
+    def forward(self, x):
+        self.x = x
+        return A.softsign(x)
+
+    def backward(self, grad_out):
+        return A.softsign_backward(grad_out, self.x)
 
 
-class LogSigmoid(_Activation):
+class LogSigmoid(Module):
     """Log of sigmoid: ``log(1 / (1 + exp(-x)))``."""
-    _fn, _backward = _pair_of(A.log_sigmoid, A.log_sigmoid_backward)
+
+    def forward(self, x):
+        self.x = x
+        return A.log_sigmoid(x)
+
+    def backward(self, grad_out):
+        return A.log_sigmoid_backward(grad_out, self.x)
 
 
-class Swish(_Activation):
+class Swish(Module):
     """Swish (torch calls it SiLU): ``x * sigmoid(x)``."""
-    _fn, _backward = _pair_of(A.swish, A.swish_backward)
+
+    def forward(self, x):
+        self.x = x
+        return A.swish(x)
+
+    def backward(self, grad_out):
+        return A.swish_backward(grad_out, self.x)
 
 
 #: torch's name for Swish.
 SiLU = Swish
 
 
-class Mish(_Activation):
+class Mish(Module):
     """Mish: ``x * tanh(softplus(x))``."""
-    _fn, _backward = _pair_of(A.mish, A.mish_backward)
+
+    def forward(self, x):
+        self.x = x
+        return A.mish(x)
+
+    def backward(self, grad_out):
+        return A.mish_backward(grad_out, self.x)
 
 
-class Sinc(_Activation):
+class Sinc(Module):
     """Sinc: ``sin(x) / x`` and 1 at 0 (unnormalised, as on the slide; not torch.sinc)."""
-    _fn, _backward = _pair_of(A.sinc, A.sinc_backward)
+
+    def forward(self, x):
+        self.x = x
+        return A.sinc(x)
+
+    def backward(self, grad_out):
+        return A.sinc_backward(grad_out, self.x)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -715,13 +771,7 @@ class Sequential(Module):
     """
 
     def __init__(self, *layers):
-        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
-            layers = tuple(layers[0])
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a layer (Module); "
-                                f"did you forget the parentheses, e.g. ReLU instead of ReLU()?")
-        self.layers = list(layers)
+        self.layers = list(_layers_of(layers, Module))
 
     def named_children(self):
         return ((str(i), layer) for i, layer in enumerate(self.layers))

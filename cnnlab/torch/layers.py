@@ -28,6 +28,10 @@ initialisation, biases at 0. Where they come from is ``rng``:
 
 Every constructor that creates tensors takes ``device`` (default :func:`cnnlab.torch.default_device`,
 i.e. the GPU when there is one) and ``dtype`` (default ``torch.float32``).
+
+The classes mirror their NumPy twins, in the same order and with the same ``forward``, without the
+``backward``; what a layer prints (``extra_repr``) and the constructors' checks are written once, in
+``cnnlab/numpy/layers.py``.
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ import math
 import numpy as np
 import torch
 
-from .._checks import _is_int, check_dropout_p
-from ..numpy.layers import init_weight as numpy_init_weight
+from .._checks import _is_int, check_dropout_p, pair, positive_int
+from ..numpy import layers as numpy_layers
+from ..numpy.layers import _conv_channels, _layers_of
 from . import activations as A
 from ._device import resolve_device
 from .conv import conv2d, conv_transpose2d
@@ -89,7 +94,7 @@ def init_weight(shape, init: str = "he", rng=None, dtype=torch.float32, device=N
     """
     dtype, device = _float_dtype(dtype, "init_weight"), resolve_device(device)
     if rng is not None and not isinstance(rng, torch.Generator):
-        w = numpy_init_weight(tuple(shape), init, rng, np.float64)
+        w = numpy_layers.init_weight(tuple(shape), init, rng, np.float64)
         return torch.from_numpy(w).to(dtype=dtype, device=device)
     receptive = math.prod(shape[2:])
     fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
@@ -104,111 +109,62 @@ def init_weight(shape, init: str = "he", rng=None, dtype=torch.float32, device=N
     return w.to(dtype=dtype, device=device)
 
 
-def _positive_int(value, name: str, layer: str) -> int:
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{layer}: {name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _fmt_pair(value) -> tuple:
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-
-
-class _Weighted(Module):
-    """A layer with ``weight`` and an optional ``bias`` (None with ``bias=False``, as torch)."""
-
-    def _make_parameters(self, shape, n_bias, bias, init, rng, dtype, device, layer):
-        dtype, device = _float_dtype(dtype, layer), resolve_device(device)
-        self.weight = Parameter(init_weight(shape, init, rng, dtype, device))
-        if bias:
-            self.bias = Parameter(torch.zeros(n_bias, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
-
-
 # ---------------------------------------------------------------------------------------------
 # Convolution and transposed convolution
 # ---------------------------------------------------------------------------------------------
 
-class _Conv(_Weighted):
-    """What Conv2d and ConvTranspose2d share: checked channels, groups and kernel size, the weights, the repr."""
+class Conv2d(Module):
+    """卷积层 (convolution layer): ``conv2d(x, weight, bias, stride, padding, dilation, groups)``.
 
-    def _make_conv(self, layer, in_channels, out_channels, kernel_size, groups, bias, init, rng, dtype, device,
-                   transposed):
-        self.in_channels = _positive_int(in_channels, "in_channels", layer)
-        self.out_channels = _positive_int(out_channels, "out_channels", layer)
-        self.groups = _positive_int(groups, "groups", layer)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{layer}: groups={groups} must divide in_channels={in_channels} and "
-                             f"out_channels={out_channels}")
-        kh, kw = _fmt_pair(kernel_size)
-        _positive_int(kh, "kernel_size", layer), _positive_int(kw, "kernel_size", layer)
-        self.kernel_size = (kh, kw)
-        # torch's layouts: (C_out, C_in / groups, KH, KW), and C_in first for a transposed convolution
-        shape = ((in_channels, out_channels // groups, kh, kw) if transposed
-                 else (out_channels, in_channels // groups, kh, kw))
-        self._make_parameters(shape, out_channels, bias, init, rng, dtype, device, layer)
-
-    def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={_fmt_pair(self.stride)}"
-        if self.padding != 0:
-            s += f", padding={self.padding if isinstance(self.padding, str) else _fmt_pair(self.padding)}"
-        if getattr(self, "output_padding", 0) != 0:  # ConvTranspose2d only
-            s += f", output_padding={_fmt_pair(self.output_padding)}"
-        if self.dilation != 1:
-            s += f", dilation={_fmt_pair(self.dilation)}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
-
-
-class Conv2d(_Conv):
-    """卷积层 (convolution layer): ``out = conv2d(x, weight, bias, stride, padding, dilation, groups)``.
-
-    Args:
-        in_channels, out_channels: C_in, C_out.
-        kernel_size, stride, padding, dilation: int or pair (padding also "valid" or "same"), as torch.
-        groups: C_in and C_out are split into ``groups`` independent convolutions.
-        bias: learn a bias per output channel.
-        init: "he" (default) or "xavier"; rng: int seed, NumPy or torch Generator, or None;
-        dtype: torch.float32 by default; device: default ``default_device()``.
-
-    Parameters: ``weight`` (C_out, C_in / groups, KH, KW), ``bias`` (C_out,).
-    Shapes: (N, C_in, H, W) -> (N, C_out, OH, OW).
+    Arguments, parameters (``weight`` (C_out, C_in / groups, KH, KW), ``bias`` (C_out,)) and shapes as
+    ``cnnlab.numpy.Conv2d``; ``rng`` may also be a ``torch.Generator``, ``dtype`` a torch dtype, and
+    ``device`` (default ``default_device()``) says where the parameters live.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, init="he", rng=None, dtype=torch.float32, device=None):
         super().__init__()
-        self._make_conv("Conv2d", in_channels, out_channels, kernel_size, groups, bias, init, rng, dtype, device,
-                        transposed=False)
+        self.in_channels, self.out_channels, self.groups = _conv_channels("Conv2d", in_channels, out_channels, groups)
+        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d")
         self.stride, self.padding, self.dilation = stride, padding, dilation
+        dtype, device = _float_dtype(dtype, "Conv2d"), resolve_device(device)
+        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)  # torch's layout
+        self.weight = Parameter(init_weight(shape, init, rng, dtype, device))
+        self.register_parameter("bias", Parameter(torch.zeros(self.out_channels, dtype=dtype, device=device))
+                                if bias else None)
 
     def forward(self, x):
-        """(N, C_in, H, W) -> (N, C_out, OH, OW)."""
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding, dilation=self.dilation,
+                      groups=self.groups)
+
+    extra_repr = numpy_layers.Conv2d.extra_repr
 
 
-class ConvTranspose2d(_Conv):
+class ConvTranspose2d(Module):
     """转置卷积 / 反卷积 (transposed convolution): ``conv_transpose2d(x, weight, bias, ...)``.
 
-    Args: as :class:`Conv2d`, plus ``output_padding`` (extra rows / columns on one side of the output).
-    Parameters: ``weight`` (C_in, C_out / groups, KH, KW) (torch's layout, note C_in first), ``bias`` (C_out,).
-    Shapes: (N, C_in, H, W) -> (N, C_out, (H - 1) * SH - 2 * PH + DH * (KH - 1) + output_padding + 1, ...).
+    As ``cnnlab.numpy.ConvTranspose2d`` (``weight`` (C_in, C_out / groups, KH, KW), C_in first as in torch),
+    with ``rng``, ``dtype`` and ``device`` as :class:`Conv2d`.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, init="he", rng=None, dtype=torch.float32, device=None):
         super().__init__()
-        self._make_conv("ConvTranspose2d", in_channels, out_channels, kernel_size, groups, bias, init, rng, dtype,
-                        device, transposed=True)
+        self.in_channels, self.out_channels, self.groups = _conv_channels("ConvTranspose2d", in_channels,
+                                                                          out_channels, groups)
+        self.kernel_size = pair(kernel_size, "kernel_size", "ConvTranspose2d")
         self.stride, self.padding, self.output_padding, self.dilation = stride, padding, output_padding, dilation
+        dtype, device = _float_dtype(dtype, "ConvTranspose2d"), resolve_device(device)
+        shape = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)  # torch's layout: C_in first
+        self.weight = Parameter(init_weight(shape, init, rng, dtype, device))
+        self.register_parameter("bias", Parameter(torch.zeros(self.out_channels, dtype=dtype, device=device))
+                                if bias else None)
 
     def forward(self, x):
-        return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
-                                self.groups, self.dilation)
+        return conv_transpose2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
+                                output_padding=self.output_padding, groups=self.groups, dilation=self.dilation)
+
+    extra_repr = numpy_layers.ConvTranspose2d.extra_repr
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,11 +172,9 @@ class ConvTranspose2d(_Conv):
 # ---------------------------------------------------------------------------------------------
 
 class MaxPool2d(Module):
-    """最大池化 (max pooling): the largest value of each window.
+    """最大池化 (max pooling): the largest value of each window, as ``cnnlab.numpy.MaxPool2d``.
 
-    Args: ``kernel_size, stride=None (= kernel_size), padding=0, dilation=1, return_indices=False,
-    ceil_mode=False`` as torch. With ``return_indices`` the forward returns ``(out, indices)`` for a
-    :class:`MaxUnpool2d`. Shapes: (N, C, H, W) -> (N, C, OH, OW).
+    With ``return_indices`` the forward returns ``(out, indices)`` for a :class:`MaxUnpool2d`.
     """
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
@@ -229,23 +183,14 @@ class MaxPool2d(Module):
         self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
 
     def forward(self, x):
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                          self.return_indices)
+        return max_pool2d(x, self.kernel_size, stride=self.stride, padding=self.padding, dilation=self.dilation,
+                          ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
-    def extra_repr(self):
-        stride = self.kernel_size if self.stride is None else self.stride
-        s = f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}, dilation={self.dilation}"
-        if self.return_indices:
-            s += ", return_indices=True"
-        return s + f", ceil_mode={self.ceil_mode}"
+    extra_repr = numpy_layers.MaxPool2d.extra_repr
 
 
 class AvgPool2d(Module):
-    """平均池化 (average pooling): the mean of each window.
-
-    Args: ``kernel_size, stride=None (= kernel_size), padding=0, ceil_mode=False, count_include_pad=True,
-    divisor_override=None`` as torch. Shapes: (N, C, H, W) -> (N, C, OH, OW).
-    """
+    """平均池化 (average pooling): the mean of each window, as ``cnnlab.numpy.AvgPool2d``."""
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
@@ -254,20 +199,15 @@ class AvgPool2d(Module):
         self.ceil_mode, self.count_include_pad, self.divisor_override = ceil_mode, count_include_pad, divisor_override
 
     def forward(self, x):
-        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
-                          self.divisor_override)
+        return avg_pool2d(x, self.kernel_size, stride=self.stride, padding=self.padding, ceil_mode=self.ceil_mode,
+                          count_include_pad=self.count_include_pad, divisor_override=self.divisor_override)
 
-    def extra_repr(self):
-        stride = self.kernel_size if self.stride is None else self.stride
-        return f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}"
+    extra_repr = numpy_layers.AvgPool2d.extra_repr
 
 
 class MaxUnpool2d(Module):
     """反池化 (max unpooling): ``forward(x, indices, output_size=None)`` puts each value back where
-    ``MaxPool2d(..., return_indices=True)`` found it, zeros elsewhere.
-
-    Args: ``kernel_size, stride=None (= kernel_size), padding=0`` of the pooling being undone.
-    Shapes: (N, C, H, W) and indices (N, C, H, W) -> (N, C, H_out, W_out).
+    ``MaxPool2d(..., return_indices=True)`` found it, zeros elsewhere; as ``cnnlab.numpy.MaxUnpool2d``.
     """
 
     def __init__(self, kernel_size, stride=None, padding=0):
@@ -275,56 +215,51 @@ class MaxUnpool2d(Module):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x, indices, output_size=None):
-        return max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding, output_size)
+        return max_unpool2d(x, indices, self.kernel_size, stride=self.stride, padding=self.padding,
+                            output_size=output_size)
 
-    def extra_repr(self):
-        stride = self.kernel_size if self.stride is None else self.stride
-        return f"kernel_size={_fmt_pair(self.kernel_size)}, stride={_fmt_pair(stride)}, padding={_fmt_pair(self.padding)}"
+    extra_repr = numpy_layers.MaxUnpool2d.extra_repr
 
 
 class Upsample(Module):
-    """上采样 (upsampling): ``interpolate(x, size, scale_factor, mode, align_corners)``.
-
-    Args: ``size=None, scale_factor=None, mode="nearest" | "bilinear", align_corners=None`` as torch.
-    Shapes: (N, C, H, W) -> (N, C, OH, OW).
-    """
+    """上采样 (upsampling): ``interpolate(x, size, scale_factor, mode, align_corners)``, as ``cnnlab.numpy.Upsample``."""
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
         super().__init__()
         self.size, self.scale_factor, self.mode, self.align_corners = size, scale_factor, mode, align_corners
 
     def forward(self, x):
-        return interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners)
+        return interpolate(x, size=self.size, scale_factor=self.scale_factor, mode=self.mode,
+                           align_corners=self.align_corners)
 
-    def extra_repr(self):
-        what = f"size={self.size}" if self.size is not None else f"scale_factor={float(self.scale_factor)}"
-        return f"{what}, mode='{self.mode}'"
+    extra_repr = numpy_layers.Upsample.extra_repr
 
 
 # ---------------------------------------------------------------------------------------------
 # Fully connected, flatten, dropout
 # ---------------------------------------------------------------------------------------------
 
-class Linear(_Weighted):
-    """全连接层 (fully connected layer): ``out = x @ weight.T + bias``.
+class Linear(Module):
+    """全连接层 (fully connected layer): ``out = x @ weight.T + bias``, as ``cnnlab.numpy.Linear``.
 
-    Args: ``in_features, out_features, bias=True``; ``init``, ``rng``, ``dtype``, ``device`` as :class:`Conv2d`.
-    Parameters: ``weight`` (out_features, in_features), ``bias`` (out_features,).
-    Shapes: (N, in_features) -> (N, out_features) (any leading axes work).
+    Parameters: ``weight`` (out_features, in_features), ``bias`` (out_features,); ``rng``, ``dtype`` and
+    ``device`` as :class:`Conv2d`.
     """
 
     def __init__(self, in_features, out_features, bias=True, init="he", rng=None, dtype=torch.float32,
                  device=None):
         super().__init__()
-        self.in_features = _positive_int(in_features, "in_features", "Linear")
-        self.out_features = _positive_int(out_features, "out_features", "Linear")
-        self._make_parameters((out_features, in_features), out_features, bias, init, rng, dtype, device, "Linear")
+        self.in_features = positive_int(in_features, "in_features", "Linear")
+        self.out_features = positive_int(out_features, "out_features", "Linear")
+        dtype, device = _float_dtype(dtype, "Linear"), resolve_device(device)
+        self.weight = Parameter(init_weight((self.out_features, self.in_features), init, rng, dtype, device))
+        self.register_parameter("bias", Parameter(torch.zeros(self.out_features, dtype=dtype, device=device))
+                                if bias else None)
 
     def forward(self, x):
         return linear(x, self.weight, self.bias)
 
-    def extra_repr(self):
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+    extra_repr = numpy_layers.Linear.extra_repr
 
 
 #: Keras' name for a fully connected layer.
@@ -344,14 +279,12 @@ class Flatten(Module):
     def forward(self, x):
         return flatten(x, self.start_dim, self.end_dim)
 
-    def extra_repr(self):
-        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+    extra_repr = numpy_layers.Flatten.extra_repr
 
 
 class Dropout(Module):
-    """Dropout: in training, each unit is set to 0 with probability ``p`` and the others are scaled by
-    ``1 / (1 - p)`` (inverted dropout, ``p`` = probability of DROPPING, as in torch); in ``eval()`` mode it
-    passes everything through unchanged.
+    """Dropout (inverted: ``p`` is the probability of DROPPING a unit; ``eval()`` passes everything through),
+    as ``cnnlab.numpy.Dropout``.
 
     Args: ``p=0.5``; ``rng`` draws the masks: None (torch's global generator), a ``torch.Generator``,
     or an int seed / ``numpy.random.Generator`` (then the masks are those the NumPy layer draws with
@@ -370,102 +303,117 @@ class Dropout(Module):
             mask = dropout_mask(x.shape, self.p, self.rng, device=x.device)
         return dropout(x, self.p, self.training, mask=mask)
 
-    def extra_repr(self):
-        return f"p={self.p}"
+    extra_repr = numpy_layers.Dropout.extra_repr
 
 
 # ---------------------------------------------------------------------------------------------
-# Activations: one layer per function of the slides' gallery
+# Activations: one layer per function of the slides' gallery (each op's backward is hand-written)
 # ---------------------------------------------------------------------------------------------
 
-class _Activation(Module):
-    """An elementwise activation ``f`` with keyword arguments. Subclasses set ``_fn`` (the functional op,
-    an autograd node whose backward is ``f_backward``). Shapes: (*) -> (*)."""
-
-    _fn = None
-
-    def __init__(self, **kwargs):
-        super().__init__()
-        self._kwargs = kwargs
+class Sigmoid(Module):
+    """Sigmoid: ``1 / (1 + exp(-x))``. Shapes: (*) -> (*)."""
 
     def forward(self, x):
-        return self._fn(x, **self._kwargs)
-
-    def extra_repr(self):
-        return ", ".join(f"{k}={v}" for k, v in self._kwargs.items())
+        return A.sigmoid(x)
 
 
-class Sigmoid(_Activation):
-    """Sigmoid: ``1 / (1 + exp(-x))``. Shapes: (*) -> (*)."""
-    _fn = staticmethod(A.sigmoid)
-
-
-class Tanh(_Activation):
+class Tanh(Module):
     """Tanh: ``tanh(x)``. Shapes: (*) -> (*)."""
-    _fn = staticmethod(A.tanh)
+
+    def forward(self, x):
+        return A.tanh(x)
 
 
-class Step(_Activation):
+class Step(Module):
     """Step function: 1 for x > 0, else 0; its gradient is 0 everywhere (nothing to learn from)."""
-    _fn = staticmethod(A.step)
+
+    def forward(self, x):
+        return A.step(x)
 
 
-class Softplus(_Activation):
+class Softplus(Module):
     """Softplus: ``log(1 + exp(beta * x)) / beta`` (x itself where ``beta * x > threshold``)."""
-    _fn = staticmethod(A.softplus)
 
     def __init__(self, beta=1.0, threshold=20.0):
-        super().__init__(beta=beta, threshold=threshold)
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return A.softplus(x, self.beta, self.threshold)
+
+    extra_repr = numpy_layers.Softplus.extra_repr
 
 
-class ReLU(_Activation):
+class ReLU(Module):
     """ReLU: ``max(0, x)``; the gradient passes where x > 0 and stops elsewhere. Shapes: (*) -> (*)."""
-    _fn = staticmethod(A.relu)
+
+    def forward(self, x):
+        return A.relu(x)
 
 
-class LeakyReLU(_Activation):
+class LeakyReLU(Module):
     """Leaky ReLU: x for x > 0, ``negative_slope * x`` otherwise."""
-    _fn = staticmethod(A.leaky_relu)
 
     def __init__(self, negative_slope=0.01):
-        super().__init__(negative_slope=negative_slope)
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return A.leaky_relu(x, self.negative_slope)
+
+    extra_repr = numpy_layers.LeakyReLU.extra_repr
 
 
-class ELU(_Activation):
+class ELU(Module):
     """ELU: x for x > 0, ``alpha * (exp(x) - 1)`` otherwise."""
-    _fn = staticmethod(A.elu)
 
     def __init__(self, alpha=1.0):
-        super().__init__(alpha=alpha)
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x):
+        return A.elu(x, self.alpha)
+
+    extra_repr = numpy_layers.ELU.extra_repr
 
 
-class Softsign(_Activation):
+class Softsign(Module):
     """Softsign: ``x / (1 + |x|)``."""
-    _fn = staticmethod(A.softsign)
+
+    def forward(self, x):
+        return A.softsign(x)
 
 
-class LogSigmoid(_Activation):
+class LogSigmoid(Module):
     """Log of sigmoid: ``log(1 / (1 + exp(-x)))``."""
-    _fn = staticmethod(A.log_sigmoid)
+
+    def forward(self, x):
+        return A.log_sigmoid(x)
 
 
-class Swish(_Activation):
+class Swish(Module):
     """Swish (torch calls it SiLU): ``x * sigmoid(x)``."""
-    _fn = staticmethod(A.swish)
+
+    def forward(self, x):
+        return A.swish(x)
 
 
 #: torch's name for Swish.
 SiLU = Swish
 
 
-class Mish(_Activation):
+class Mish(Module):
     """Mish: ``x * tanh(softplus(x))``."""
-    _fn = staticmethod(A.mish)
+
+    def forward(self, x):
+        return A.mish(x)
 
 
-class Sinc(_Activation):
+class Sinc(Module):
     """Sinc: ``sin(x) / x`` and 1 at 0 (unnormalised, as on the slide; not torch.sinc)."""
-    _fn = staticmethod(A.sinc)
+
+    def forward(self, x):
+        return A.sinc(x)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -481,13 +429,7 @@ class Sequential(torch.nn.Sequential):
     """
 
     def __init__(self, *layers):
-        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
-            layers = tuple(layers[0])
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a layer (Module); "
-                                f"did you forget the parentheses, e.g. ReLU instead of ReLU()?")
-        super().__init__(*layers)
+        super().__init__(*_layers_of(layers, Module))
 
     def forward(self, x):
         for i, layer in enumerate(self):

@@ -376,3 +376,61 @@ def test_astype(rng):
 def test_errors(make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+def test_kernel_size_must_be_an_int_or_a_pair():
+    with pytest.raises(ValueError, match=r"ConvTranspose2d: kernel_size must be a positive int or a pair of them, "
+                                         r"got \(3, 3, 3\)"):
+        L.ConvTranspose2d(2, 2, (3, 3, 3))
+    assert L.Conv2d(2, 2, [3, 2]).kernel_size == (3, 2)
+
+
+def _every_layer():
+    """One instance of every layer class, built with its simplest arguments, and an input for it."""
+    x4 = np.ones((1, 2, 4, 4))
+    layers = [(L.Conv2d(2, 2, 3), x4), (L.ConvTranspose2d(2, 2, 3), x4), (L.MaxPool2d(2), x4),
+              (L.AvgPool2d(2), x4), (L.Upsample(scale_factor=2), x4), (L.Linear(4, 3), x4),
+              (L.Flatten(), x4), (L.Dropout(), x4), (L.Sequential(L.ReLU()), x4)]
+    done = {type(layer) for layer, _ in layers} | {L.Module, L.Parameter, L.MaxUnpool2d}  # unpool: see above
+    rest = {getattr(L, n) for n in L.__all__} - done
+    layers += [(cls(), x4) for cls in sorted((c for c in rest if isinstance(c, type)), key=lambda c: c.__name__)]
+    return [pytest.param(layer, x, id=type(layer).__name__) for layer, x in layers]
+
+
+@pytest.mark.parametrize("layer, x", _every_layer())
+def test_backward_needs_a_forward_first(layer, x):
+    layer = layer.astype(np.float64)
+    assert not hasattr(layer, "x") or isinstance(layer, L.Sequential)
+    if not isinstance(layer, L.Sequential):
+        with pytest.raises(RuntimeError, match=f"{type(layer).__name__}.backward: call forward first"):
+            layer.backward(np.ones(3))
+    out = layer(x)
+    assert layer.backward(np.ones_like(out)).shape == x.shape  # after a forward pass it works
+
+
+def test_a_layer_written_by_hand_takes_part_like_the_built_in_ones(rng):
+    """A student's own layer: a Module with a Parameter attribute and its two passes (here y = a * x)."""
+
+    class Scale(L.Module):
+        def __init__(self):
+            self.a = L.Parameter(np.array([2.0]))
+
+        def forward(self, x):
+            self.x = x
+            return self.a.data * x
+
+        def backward(self, grad_out):
+            self.a.accumulate(np.array([(grad_out * self.x).sum()]))
+            return grad_out * self.a.data
+
+    model = L.Sequential(L.Linear(3, 2, rng=0, dtype=np.float64), Scale())
+    assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias", "1.a"]
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "1.a"]
+    x = rng.standard_normal((4, 3))
+    errors = cn.gradcheck(lambda v: model(v), [x], backward=lambda g, v: (model(v), model.backward(g))[1])
+    assert errors[0] < 1e-7
+    model.zero_grad()
+    model.backward(np.ones_like(model(x)))
+    np.testing.assert_allclose(model[1].a.grad, [model[0](x).sum()])  # dL/da = sum of Scale's inputs
+    model.zero_grad()
+    assert model[1].a.grad is None

@@ -202,3 +202,23 @@ def test_repr_reads_like_torch():
         "Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2))"
     assert repr(nn.Linear(4, 2, device="cpu")) == repr(torch.nn.Linear(4, 2))
     assert repr(nn.LeakyReLU(0.1)) == "LeakyReLU(negative_slope=0.1)"
+
+
+def test_the_two_backends_have_the_same_layers_with_the_same_arguments():
+    """A model written for cnnlab.numpy builds with cnnlab.torch.nn by changing the import. Allowed differences:
+    ``manual_seed`` is NumPy's only (torch has torch.manual_seed), ``device`` is torch's only, and ``dtype``
+    defaults to float32 in each backend's spelling; Module and Parameter are each backend's own."""
+    import inspect
+
+    from cnnlab.numpy import layers as L
+
+    assert set(L.__all__) - {"manual_seed"} == set(nn.__all__)
+    for name in set(nn.__all__) - {"Module", "Parameter"}:
+        ours, theirs = getattr(L, name), getattr(nn, name)
+        if isinstance(ours, type):  # a layer: compare the constructors (else init_weight itself)
+            ours, theirs = ours.__init__, theirs.__init__
+        a = {k: p.default for k, p in inspect.signature(ours).parameters.items()}
+        b = {k: p.default for k, p in inspect.signature(theirs).parameters.items() if k != "device"}
+        if "dtype" in a:
+            assert (a.pop("dtype"), b.pop("dtype")) == (np.float32, torch.float32), name
+        assert a == b, name
