@@ -12,9 +12,12 @@ For instructors (see ``labs/README.md``)::
     cnnlab-grade grade SUBMISSIONS/ --lab labs/source/lab2_conv_pool.ipynb --out RESULTS/
     cnnlab-grade export-gradescope --lab labs/source/lab2_conv_pool.ipynb --out lab2_autograder.zip
 
-Modules: :mod:`specs` (tests as data), :mod:`authoring` (source -> student notebook, public data,
-bundle), :mod:`student` (``check``), :mod:`sandbox` and :mod:`_child` (running student code),
-:mod:`compare` (verdicts), :mod:`results` and :mod:`grade` (a class), :mod:`gradescope`.
+Modules: :mod:`specs` (tests as data); :mod:`authoring` (source -> student notebook, public data,
+bundle, in four steps: :mod:`markers`, :mod:`student_notebook`, :mod:`reference`, :mod:`publish`);
+:mod:`schema` (the bundle's ``lab.json``, typed and versioned) and :mod:`bundle`; :mod:`student`
+(``check``); :mod:`sandbox` and :mod:`_child` (running student code); :mod:`compare` (verdicts);
+:mod:`results` and :mod:`grade` (a class); :mod:`gradescope`; :mod:`atomic` (every file the grader
+writes).
 """
 
 from cnnlab.grading.specs import arange, array, randint, randn

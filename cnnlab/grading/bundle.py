@@ -5,7 +5,8 @@ A bundle is a directory (mode 0700, files 0600: only its owner may read it; the 
 code as another uid, so that code cannot) holding
 
 - ``lab.json``: questions with points, every test (public and hidden) as data: the function, the
-  arguments (constants, or references to input arrays), tolerances, name and hint;
+  arguments (constants, or references to input arrays), tolerances, name and hint (its schema, with
+  its version number, is :class:`cnnlab.grading.schema.LabFile`);
 - ``arrays.npz``: the inputs (``in/<test>/<arg>``) and the reference outputs (``out/<test>``),
   loaded with ``allow_pickle=False``.
 
@@ -20,13 +21,13 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-FORMAT = 1
+from cnnlab.grading.atomic import atomic_write
+from cnnlab.grading.schema import LabFile, Question, SchemaError, Test, read_lab, to_json
 
 
 class BundleError(ValueError):
@@ -35,33 +36,32 @@ class BundleError(ValueError):
 
 @dataclass
 class Bundle:
-    lab: dict
+    lab: LabFile
     arrays: dict = field(default_factory=dict)
     path: Path | None = None
 
     @property
     def lab_id(self) -> str:
-        return self.lab["lab"]
+        return self.lab.lab_id
 
     @property
-    def tests(self) -> list[dict]:
-        return self.lab["tests"]
+    def tests(self) -> list[Test]:
+        return self.lab.tests
 
     @property
-    def questions(self) -> list[dict]:
-        return self.lab["questions"]
+    def questions(self) -> list[Question]:
+        return self.lab.questions
 
     @property
     def max_score(self) -> float:
-        return float(sum(q["points"] for q in self.questions))
+        return float(sum(q.points for q in self.questions))
 
     def expected(self, test_id: str) -> np.ndarray:
         return self.arrays[f"out/{test_id}"]
 
     def calls(self) -> list[dict]:
         """The calls a child must evaluate: id, function, encoded args. Nothing else."""
-        return [{"id": t["id"], "function": t["function"], "args": t["args"], "kwargs": t["kwargs"]}
-                for t in self.tests]
+        return [{"id": t.id, "function": t.function, "args": t.args, "kwargs": t.kwargs} for t in self.tests]
 
     def input_arrays(self) -> dict:
         return {k: v for k, v in self.arrays.items() if k.startswith("in/")}
@@ -69,14 +69,14 @@ class Bundle:
     # ------------------------------------------------------------------ files
 
     def _files(self) -> dict[str, bytes]:
-        lab_json = (json.dumps(self.lab, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8")
+        lab_json = (json.dumps(to_json(self.lab), ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8")
         buffer = io.BytesIO()
         np.savez(buffer, **{k: np.asarray(v) for k, v in sorted(self.arrays.items())})
         return {"lab.json": lab_json, "arrays.npz": buffer.getvalue()}
 
     def sha256(self) -> str:
         digest = hashlib.sha256()
-        digest.update(json.dumps(self.lab, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+        digest.update(json.dumps(to_json(self.lab), sort_keys=True, ensure_ascii=False).encode("utf-8"))
         for key in sorted(self.arrays):
             digest.update(key.encode())
             digest.update(np.ascontiguousarray(self.arrays[key]).tobytes())
@@ -88,16 +88,7 @@ class Bundle:
         directory.mkdir(parents=True, exist_ok=True)
         os.chmod(directory, 0o700)
         for name, data in self._files().items():
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                os.chmod(tmp, 0o600)
-                os.replace(tmp, directory / name)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            atomic_write(directory / name, data, 0o600)
         self.path = directory
         return directory
 
@@ -105,13 +96,18 @@ class Bundle:
     def load(cls, directory) -> "Bundle":
         directory = Path(directory)
         try:
-            lab = json.loads((directory / "lab.json").read_text(encoding="utf-8"))
+            data = json.loads((directory / "lab.json").read_text(encoding="utf-8"))
             with np.load(directory / "arrays.npz", allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
         except (OSError, ValueError) as error:
             raise BundleError(f"{directory} is not a grading bundle: {error}") from None
-        if lab.get("format") != FORMAT:
-            raise BundleError(f"{directory}: bundle format {lab.get('format')!r}, expected {FORMAT}")
+        try:
+            lab = read_lab(data)
+        except SchemaError as error:
+            raise BundleError(f"{directory / 'lab.json'}: {error}") from None
+        missing = [f"out/{t.id}" for t in lab.tests if f"out/{t.id}" not in arrays]
+        if missing:
+            raise BundleError(f"{directory / 'arrays.npz'}: no reference output {missing[0]} (of {len(missing)} missing)")
         return cls(lab, arrays, directory)
 
 

@@ -167,19 +167,19 @@ def headline(verdict: Verdict, *, public: bool, function: str = "", call_timeout
     return "返回值无法读取。"
 
 
-def explain(verdict: Verdict, test: dict, *, public: bool, expected=None, call_timeout=None,
-            total_timeout=None) -> str:
-    """Full feedback for one test: the headline, and for a failed public test the call, the expected
-    and the actual output, and the author's hint."""
-    lines = [headline(verdict, public=public, function=test["function"], call_timeout=call_timeout,
+def explain(verdict: Verdict, *, function: str, call: str, hint: str | None = None, public: bool, expected=None,
+            call_timeout=None, total_timeout=None) -> str:
+    """Full feedback for one test of ``function``: the headline, and for a failed public test the ``call``,
+    the expected and the actual output, and the author's ``hint``."""
+    lines = [headline(verdict, public=public, function=function, call_timeout=call_timeout,
                       total_timeout=total_timeout)]
     if verdict.passed or not public or verdict.kind in ("not_implemented", "missing", "killed", "no_result", "call_killed",
                                                               "call_crashed"):
         return "\n".join(lines)
-    lines.append(f"调用：{test['call']}")
+    lines.append(f"调用：{call}")
     if verdict.kind in ("shape", "wrong", "nonfinite") and expected is not None:
         lines.append("期望 " + show_array(expected))
         lines.append("得到 " + show_array(verdict.details["array"]))
-    if test.get("hint"):
-        lines.append(f"提示：{test['hint']}")
+    if hint:
+        lines.append(f"提示：{hint}")
     return "\n".join(lines)

@@ -28,6 +28,7 @@ from pathlib import Path
 from queue import Queue
 
 from cnnlab.grading import notebook, results
+from cnnlab.grading.atomic import atomic_write
 from cnnlab.grading.bundle import Bundle, lock_down
 from cnnlab.grading.compare import safe_text
 from cnnlab.grading.sandbox import UIDS_PER_GRADER, Limits, Sandbox
@@ -68,8 +69,8 @@ class LoadedLab:
                 self.warnings.append(f"the bundle was readable by other users; fixed permissions of {len(fixed)} paths")
             self.bundle = Bundle.load(self.lab_path)
             self.secrets.append(str(self.lab_path))
-            source = self.bundle.lab.get("source_path")
-            if isinstance(source, str) and os.path.isabs(source):  # the source, if it is on this machine
+            source = self.bundle.lab.source_path
+            if os.path.isabs(source):  # the source, if it is on this machine
                 self.secrets += [os.path.dirname(source), source]
         elif self.lab_path.suffix == ".ipynb":
             from cnnlab.grading.authoring import build_bundle, read_source
@@ -105,7 +106,7 @@ def evaluate(cells, bundle: Bundle, sandbox: Sandbox, *, slot: int = 0, limits: 
     then costs only that cell, as it would in a notebook the student interrupts by hand. Outputs already
     received are kept across runs; the feedback on cells comes from the first run.
     """
-    hidden_ids = {t["id"] for t in bundle.tests if t["hidden"]}
+    hidden_ids = {t.id for t in bundle.tests if t.hidden}
     calls = bundle.calls()
     arrays = bundle.input_arrays()
     skip_cells: dict[int, str] = {}
@@ -295,9 +296,9 @@ def grade_class(submissions_dir, lab_path, out_dir, *, jobs: int | None = None, 
     with LoadedLab(lab_path) as lab:
         bundle = lab.bundle
         report.warnings += lab.warnings
-        limits = Limits().updated(**bundle.lab["limits"]).updated(**(overrides or {}))
+        limits = bundle.lab.limits.updated(**(overrides or {}))
         secrets = lab.secrets + [str(Path(submissions_dir).resolve()), str(out_dir.resolve())]
-        sandbox = Sandbox(limits, secrets=secrets, forbidden_imports=bundle.lab.get("forbidden_imports", []),
+        sandbox = Sandbox(limits, secrets=secrets, forbidden_imports=bundle.lab.forbidden_imports,
                           isolation=isolation)
         report.isolation = sandbox.describe()
         report.uids = range(sandbox.uid_base, sandbox.uid_base + jobs)
@@ -336,7 +337,7 @@ def grade_class(submissions_dir, lab_path, out_dir, *, jobs: int | None = None, 
             finally:
                 slots.put(slot)
             target.parent.mkdir(parents=True, exist_ok=True)
-            results.atomic_write(target, results.dumps(res))
+            atomic_write(target, results.dumps(res))
             with lock:
                 report.graded.append(entry.student)
                 report.rows.append(res)
@@ -349,8 +350,8 @@ def grade_class(submissions_dir, lab_path, out_dir, *, jobs: int | None = None, 
         report.refused = [e for e in entries if e.problem is not None]
         notes = {e.student: e.note for e in entries if e.note}
         report.gradebook = out_dir / "gradebook.csv"
-        results.atomic_write(report.gradebook, results.gradebook_csv(
-            report.rows, [q["id"] for q in bundle.questions], refused=[(e.student, e.shown, e.problem)
+        atomic_write(report.gradebook, results.gradebook_csv(
+            report.rows, [q.id for q in bundle.questions], refused=[(e.student, e.shown, e.problem)
                                                                        for e in report.refused], notes=notes))
     report.seconds = time.monotonic() - started
     return report

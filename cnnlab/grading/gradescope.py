@@ -24,13 +24,14 @@ directory laid out like ``/autograder``.
 from __future__ import annotations
 
 import hashlib
-import os
+import io
 import stat
 import time
 import zipfile
 from pathlib import Path
 
 from cnnlab.grading import results
+from cnnlab.grading.atomic import atomic_write
 from cnnlab.grading.grade import LoadedLab, grade_bytes, read_submission
 from cnnlab.grading.labs import ALIASES
 from cnnlab.grading.sandbox import Limits, Sandbox, SandboxUnavailable
@@ -91,9 +92,9 @@ def export(lab_path, out_zip, isolation: str = "uid-only") -> Path:
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     with LoadedLab(lab_path) as lab:
         files = lab.bundle._files()
-        forbidden = lab.bundle.lab.get("forbidden_imports", [])
-    tmp = out_zip.with_name(f".{out_zip.name}.tmp")
-    with zipfile.ZipFile(tmp, "w") as zf:
+        forbidden = lab.bundle.lab.forbidden_imports
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
         _add(zf, "setup.sh", SETUP_SH.encode(), 0o755)
         _add(zf, "run_autograder", RUN_AUTOGRADER.replace("{isolation}", isolation).encode(), 0o755)
         _add(zf, "requirements.txt", REQUIREMENTS.encode(), 0o644)
@@ -104,8 +105,7 @@ def export(lab_path, out_zip, isolation: str = "uid-only") -> Path:
             if (path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
                     and not _forbidden(path, package, forbidden)):
                 _add(zf, f"cnnlab/{path.relative_to(package).as_posix()}", path.read_bytes(), 0o644)
-    os.chmod(tmp, 0o600)  # it holds the hidden tests
-    tmp.replace(out_zip)
+    atomic_write(out_zip, buffer.getvalue(), 0o600)  # it holds the hidden tests
     return out_zip
 
 
@@ -126,7 +126,7 @@ def run(bundle_dir, submission_dir, results_path, limits: Limits | None = None, 
     results_path.parent.mkdir(parents=True, exist_ok=True)
     with LoadedLab(bundle_dir) as lab:
         bundle = lab.bundle
-        limits = limits or Limits().updated(**bundle.lab["limits"])
+        limits = limits or bundle.lab.limits
         path = _find_notebook(submission_dir, bundle.lab_id)
         if path is None:
             res = results.build(bundle, student="submission", submission_sha256=hashlib.sha256(b"").hexdigest(),
@@ -137,16 +137,16 @@ def run(bundle_dir, submission_dir, results_path, limits: Limits | None = None, 
             try:
                 sandbox = Sandbox(limits, secrets=lab.secrets + [str(submission_dir.resolve()),
                                                               str(results_path.parent.resolve())],
-                                  forbidden_imports=bundle.lab.get("forbidden_imports", []), isolation=isolation)
+                                  forbidden_imports=bundle.lab.forbidden_imports, isolation=isolation)
             except SandboxUnavailable:
                 res = results.build(bundle, student=path.stem, submission_sha256=hashlib.sha256(data).hexdigest(),
                                     problem="评分环境无法建立沙箱，这份提交没有运行，请联系助教。", status="error",
                                     execution_time=time.monotonic() - started, isolation=isolation)
-                results.atomic_write(results_path, results.dumps(res))
+                atomic_write(results_path, results.dumps(res))
                 raise
             with sandbox:
                 res = grade_bytes(data, bundle, sandbox, student=path.stem, limits=limits)
-    results.atomic_write(results_path, results.dumps(res))
+    atomic_write(results_path, results.dumps(res))
     return res
 
 

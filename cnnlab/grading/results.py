@@ -1,4 +1,4 @@
-"""Gradescope-format results for one submission, the class gradebook, atomic writes.
+"""Gradescope-format results for one submission, the class gradebook.
 
 A results.json follows Gradescope's autograder schema: top-level ``score``, ``max_score``,
 ``execution_time``, ``output``, ``visibility``, ``stdout_visibility``, ``tests`` (each with ``name``,
@@ -11,31 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
-from pathlib import Path
 
 from cnnlab.grading.compare import Verdict, explain, judge, safe_text
 
 GRADER = "cnnlab-grade"
-
-
-def atomic_write(path, data: bytes, mode: int = 0o644) -> None:
-    """Write to a temporary file in the same directory, fsync, then os.replace: readers see the old
-    file or the new one, never half of one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _round(x: float) -> float:
@@ -60,34 +39,35 @@ def build(bundle, *, student: str, submission_sha256: str, outcome=None, cells=N
     """results.json for one submission. ``outcome`` is the child's :class:`RunOutcome` (None when the
     notebook could not be run at all; then ``problem`` says why, in Chinese). ``isolation``: the
     sandbox's mode, recorded in every result (and said in the output when it is the weaker one)."""
-    limits = vars(limits) if limits is not None else bundle.lab["limits"]
-    hidden_visibility = bundle.lab.get("hidden_visibility", "after_published")
-    questions = {q["id"]: {"title": q["title"], "score": 0.0, "max_score": float(q["points"])}
+    limits = limits or bundle.lab.limits
+    hidden_visibility = bundle.lab.hidden_visibility
+    questions = {q.id: {"title": q.title, "score": 0.0, "max_score": float(q.points)}
                  for q in bundle.questions}
     numbers: dict[tuple, int] = {}
     tests = []
     killed = bool(outcome and outcome.killed)
     for t in bundle.tests:
-        public = not t["hidden"]
-        key = (t["question"], public)
+        public = not t.hidden
+        key = (t.question, public)
         numbers[key] = numbers.get(key, 0) + 1
         if outcome is None:
             verdict = Verdict("not_run")
             text = "提交无法运行，没有得到结果（原因见总体说明）。"
         else:
-            verdict = judge(bundle.expected(t["id"]), outcome.calls.get(t["id"]), t["rtol"], t["atol"], killed=killed)
-            text = explain(verdict, t, public=public, expected=bundle.expected(t["id"]),
-                           call_timeout=limits["call_timeout"], total_timeout=limits["total_timeout"])
-        score = float(t["points"]) if verdict.passed else 0.0
-        questions[t["question"]]["score"] += score
+            verdict = judge(bundle.expected(t.id), outcome.calls.get(t.id), t.rtol, t.atol, killed=killed)
+            text = explain(verdict, function=t.function, call=t.call, hint=t.hint, public=public,
+                           expected=bundle.expected(t.id), call_timeout=limits.call_timeout,
+                           total_timeout=limits.total_timeout)
+        score = float(t.points) if verdict.passed else 0.0
+        questions[t.question]["score"] += score
         kind = "公开测试" if public else "隐藏测试"
-        label = f"「{t['name']}」" if public and t.get("name") else ""
-        q = questions[t["question"]]
+        label = f"「{t.name}」" if public and t.name else ""
+        q = questions[t.question]
         tests.append({
-            "name": f"{t['question']} {q['title']}：{kind} {numbers[key]}{label}",
-            "number": t["id"],
+            "name": f"{t.question} {q['title']}：{kind} {numbers[key]}{label}",
+            "number": t.id,
             "score": score,
-            "max_score": float(t["points"]),
+            "max_score": float(t.points),
             "status": "passed" if verdict.passed else "failed",
             "output": text,
             "visibility": "visible" if public else hidden_visibility,
@@ -95,7 +75,7 @@ def build(bundle, *, student: str, submission_sha256: str, outcome=None, cells=N
     score = sum(q["score"] for q in questions.values())
     max_score = bundle.max_score
 
-    lines = [f"{bundle.lab['title']}：得分 {_round(score):g} / {max_score:g}"]
+    lines = [f"{bundle.lab.title}：得分 {_round(score):g} / {max_score:g}"]
     if isolation == "uid-only":
         lines.append(WEAK_ISOLATION)
     for qid, q in questions.items():
@@ -112,7 +92,7 @@ def build(bundle, *, student: str, submission_sha256: str, outcome=None, cells=N
                 cell_notes.append(f"  {cell_label(cells, c.get('index'))}{where}：{safe_text(c.get('error_type'), 60)}"
                                   + (f": {message}" if message else ""))
             elif c.get("status") == "timeout":
-                cell_notes.append(f"  {cell_label(cells, c.get('index'))}：运行超过 {limits['cell_timeout']:g} 秒，已中止。")
+                cell_notes.append(f"  {cell_label(cells, c.get('index'))}：运行超过 {limits.cell_timeout:g} 秒，已中止。")
         if cell_notes:
             lines.append("运行笔记本时这些单元格出了问题（其余单元格照常运行）：")
             lines.extend(cell_notes[:20])
@@ -120,7 +100,7 @@ def build(bundle, *, student: str, submission_sha256: str, outcome=None, cells=N
                 lines.append(f"  ……另有 {len(cell_notes) - 20} 个")
         lines.extend(notes)
         if killed:
-            lines.append(f"整份提交运行超过 {limits['total_timeout']:g} 秒，已被强制终止；之后的测试没有运行。")
+            lines.append(f"整份提交运行超过 {limits.total_timeout:g} 秒，已被强制终止；之后的测试没有运行。")
             status = "timeout"
         elif not outcome.done:
             ran = len(outcome.cells)

@@ -48,6 +48,7 @@ from cnnlab.grading import view as views
 from cnnlab.grading.cgroups import Cgroups, pid_alive
 from cnnlab.grading.compare import safe_text
 from cnnlab.grading.protocol import RecordStream, array_to_bytes, encode_record
+from cnnlab.grading.schema import Limits  # the bundle's limits; sandbox.Limits for its users
 
 DEFAULT_UID_BASE = 62000
 UIDS_PER_GRADER = 64          # so at most 64 submissions at once per grader
@@ -78,27 +79,6 @@ HOW_TO_RUN = ("Grade as root on Linux with bubblewrap installed (apt-get install
 
 class SandboxUnavailable(RuntimeError):
     """The isolation asked for cannot be provided here; the message says what is missing and what to do."""
-
-
-@dataclass
-class Limits:
-    """Per-submission limits. Timeouts in seconds, sizes in MiB / KiB."""
-
-    cell_timeout: float = 30.0
-    call_timeout: float = 10.0
-    total_timeout: float = 180.0
-    memory_mb: int = 2048
-    file_mb: int = 64
-    output_kb: int = 256
-    workdir_mb: int = 256          # the tmpfs on /tmp (the working directory)
-    scratch_mb: int = 64           # each of the tmpfs on /var/tmp and /dev/shm
-    nproc: int = 64
-    nofile: int = 256
-
-    def updated(self, **changes) -> "Limits":
-        values = asdict(self)
-        values.update({k: v for k, v in changes.items() if v is not None})
-        return Limits(**values)
 
 
 @dataclass

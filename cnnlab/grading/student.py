@@ -118,8 +118,8 @@ class Lab:
             verdict = judge(expected, record, test["rtol"], test["atol"])
             passed += verdict.passed
             kinds.append(verdict.kind)
-            body = explain(verdict, test, public=True, expected=expected,
-                           call_timeout=data.get("call_timeout")).split("\n")
+            body = explain(verdict, function=test["function"], call=test["call"], hint=test.get("hint"), public=True,
+                           expected=expected, call_timeout=data.get("call_timeout")).split("\n")
             rows.append(f"  {'✔' if verdict.passed else '✘'} {label}：{body[0]}")
             rows.extend("      " + line for line in body[1:])
         if kinds and all(k == "not_implemented" for k in kinds):

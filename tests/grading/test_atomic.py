@@ -47,3 +47,19 @@ def test_the_file_and_its_directory_are_synced(tmp_path, monkeypatch):
     atomic_write(tmp_path / "a.txt", b"x")
     assert len(synced) == 2 and synced[-1] == os.path.realpath(tmp_path)
 
+
+def test_a_bundle_is_saved_with_the_atomic_write(bundle_dir, tmp_path, monkeypatch):
+    from cnnlab.grading.bundle import Bundle
+
+    bundle = Bundle.load(bundle_dir)
+    target = bundle.save(tmp_path / "copy")
+    before = {name: (target / name).read_bytes() for name in ("lab.json", "arrays.npz")}
+
+    def fail(*args, **kwargs):
+        raise Interrupted("replace")
+    monkeypatch.setattr(atomic.os, "replace", fail)
+    bundle.lab.title = "changed"
+    with pytest.raises(Interrupted):
+        bundle.save(target)
+    assert {name: (target / name).read_bytes() for name in before} == before
+    assert sorted(os.listdir(target)) == ["arrays.npz", "lab.json"]

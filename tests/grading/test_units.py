@@ -128,17 +128,17 @@ def test_judge_kinds():
 
 def test_public_feedback_explains_and_hidden_feedback_does_not():
     ref = np.array([[1.0, 2.0], [3.0, 4.0]])
-    test = {"function": "f", "call": "f(randn(2, 2, seed=1))", "hint": "看看公式"}
+    test = {"function": "f", "call": "f(randn(2, 2, seed=1))", "hint": "看看公式"}  # as the public data has it
     verdict = judge(ref, _ok(ref * 2), 1e-5, 1e-6)
-    public = explain(verdict, test, public=True, expected=ref)
+    public = explain(verdict, **test, public=True, expected=ref)
     assert "数值不对" in public and "期望" in public and "得到" in public and "看看公式" in public and "randn" in public
-    hidden = explain(verdict, test, public=False, expected=ref)
+    hidden = explain(verdict, **test, public=False, expected=ref)
     assert hidden == "数值不对。"
     error = ({"status": "error", "error_type": "ValueError", "builtin": True, "message": "secret 1.234"}, b"")
-    assert "secret" in explain(judge(ref, error, 1e-5, 1e-6), test, public=True)
-    assert explain(judge(ref, error, 1e-5, 1e-6), test, public=False) == "运行时抛出了异常（ValueError）。"
+    assert "secret" in explain(judge(ref, error, 1e-5, 1e-6), **test, public=True)
+    assert explain(judge(ref, error, 1e-5, 1e-6), **test, public=False) == "运行时抛出了异常（ValueError）。"
     custom = ({"status": "error", "error_type": "LEAK_0_123", "builtin": False, "message": "x"}, b"")
-    assert "LEAK" not in explain(judge(ref, custom, 1e-5, 1e-6), test, public=False)
+    assert "LEAK" not in explain(judge(ref, custom, 1e-5, 1e-6), **test, public=False)
 
 
 # ----------------------------------------------------------------------------- notebooks
