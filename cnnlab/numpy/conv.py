@@ -10,6 +10,10 @@ product with the kernels does all the sums. The backward passes use the same two
 reverse: a matrix product with the transposed kernels, and ``col2im`` to add each window's
 gradient back onto the pixels it was read from.
 
+The shape of every op module: the public ``op`` and ``op_backward`` check their arguments and work out
+the plan (padding, stride, dilation, output size); the private ``_op`` and ``_op_backward`` do the math,
+one per direction. (``cnnlab.torch`` runs these same functions on tensors, see ``cnnlab/torch/_mirror.py``.)
+
 Layout NCHW; arguments and results as ``torch.nn.functional.conv2d`` / ``conv_transpose2d``.
 Shapes in the docstrings use N batch, C_in / C_out channels, H, W input size, KH, KW kernel size,
 OH, OW output size, G groups, SH, SW stride, PH, PW padding, DH, DW dilation.
@@ -22,10 +26,12 @@ import numpy as np
 # The input checks, shared with cnnlab.torch (cnnlab/_checks.py): conv2d_geometry and conv_transpose2d_geometry
 # validate every argument (clear errors: "conv2d: input has 3 channels but weight expects 4 ...") and return
 # the padding (top, bottom, left, right), stride, dilation and output size; check_grad_out checks a backward's
-# incoming gradient. Every function below starts with them.
+# incoming gradient; check_arrays refuses what is not a NumPy array. Every public function below starts with them.
 from .._checks import check_grad_out
 from .._geometry import conv2d_geometry, conv_transpose2d_geometry
-from .windows import col2im, pad2d, sliding_windows, unpad2d
+from . import _conv_batch_last
+from ._arrays import check_arrays
+from .windows import col2im, pad2d, sliding_windows, unpad2d, zeros
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_naive", "conv_transpose2d", "conv_transpose2d_backward"]
 
@@ -47,13 +53,19 @@ def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
     Returns:
         out: (N, C_out, OH, OW), OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1 (likewise OW).
     """
-    pads, (SH, SW), (DH, DW), (OH, OW) = conv2d_geometry("conv2d_naive", x, weight, bias, stride, padding, dilation,
-                                                      groups)
+    op = "conv2d_naive"
+    check_arrays(op, (x, "input"), (weight, "weight"), (bias, "bias"))
+    pads, stride, dilation, out_hw = conv2d_geometry(op, x, weight, bias, stride, padding, dilation, groups)
+    return _conv2d_naive(x, weight, bias, pads, stride, dilation, groups, out_hw)
+
+
+def _conv2d_naive(x, weight, bias, pads, stride, dilation, groups, out_hw):
     N = x.shape[0]
     C_out, C_per_group, KH, KW = weight.shape
+    (SH, SW), (DH, DW), (OH, OW) = stride, dilation, out_hw
     out_per_group = C_out // groups
     xp = pad2d(x, pads)
-    out = np.zeros((N, C_out, OH, OW), dtype=x.dtype)
+    out = zeros((N, C_out, OH, OW), like=x)
     for n in range(N):
         for o in range(C_out):
             g = o // out_per_group  # output channel o belongs to group g ...
@@ -86,12 +98,19 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         out: (N, C_out, OH, OW), OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1 (likewise OW),
             ``out[n, o, i, j] = bias[o] + sum(window (i, j) of x[n, group of o] * weight[o])``.
     """
-    pads, stride, dilation, (OH, OW) = conv2d_geometry("conv2d", x, weight, bias, stride, padding, dilation, groups)
+    op = "conv2d"
+    check_arrays(op, (x, "input"), (weight, "weight"), (bias, "bias"))
+    pads, stride, dilation, out_hw = conv2d_geometry(op, x, weight, bias, stride, padding, dilation, groups)
+    return _conv2d(x, weight, bias, pads, stride, dilation, groups, out_hw)
+
+
+def _conv2d(x, weight, bias, pads, stride, dilation, groups, out_hw):
     N, C_in = x.shape[:2]
     C_out, C_per_group, KH, KW = weight.shape
     G, K = groups, C_per_group * KH * KW  # K: numbers in one window of one group
-    if _batch_last_pays_off(C_in, C_out, K):
-        return _conv2d_batch_last(x, weight, bias, pads, stride, dilation, groups, (OH, OW))
+    OH, OW = out_hw
+    if _batch_last_pays_off(C_in, C_out, K):  # NumPy only: the same numbers, faster (see the end of this file)
+        return _conv_batch_last.conv2d(x, weight, bias, pads, stride, dilation, groups, out_hw)
 
     xp = pad2d(x, pads)
     cols = sliding_windows(xp, (KH, KW), stride, dilation, (OH, OW))  # (N, C_in, KH, KW, OH, OW), a view
@@ -119,114 +138,32 @@ def conv2d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dilatio
     convolution of grad_out with the same weight: ``conv_transpose2d`` is the gradient of ``conv2d``.)
     """
     op = "conv2d_backward"
-    pads, stride, dilation, (OH, OW) = conv2d_geometry(op, x, weight, bias, stride, padding, dilation, groups)
+    check_arrays(op, (x, "input"), (weight, "weight"), (bias, "bias"), (grad_out, "grad_out"))
+    pads, stride, dilation, out_hw = conv2d_geometry(op, x, weight, bias, stride, padding, dilation, groups)
+    check_grad_out(op, grad_out, x, (x.shape[0], weight.shape[0], *out_hw))
+    return _conv2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, out_hw)
+
+
+def _conv2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, out_hw):
     N, C_in = x.shape[:2]
     C_out, C_per_group, KH, KW = weight.shape
     G, K = groups, C_per_group * KH * KW
-    check_grad_out(op, grad_out, x, (N, C_out, OH, OW))
+    OH, OW = out_hw
     if _batch_last_pays_off(C_in, C_out, K):
-        return _conv2d_backward_batch_last(grad_out, x, weight, bias, pads, stride, dilation, groups, (OH, OW))
+        return _conv_batch_last.conv2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, out_hw)
 
     xp = pad2d(x, pads)
     cols = sliding_windows(xp, (KH, KW), stride, dilation, (OH, OW)).reshape(N, G, K, OH * OW)  # as in forward
     w = weight.reshape(G, C_out // G, K)
     g = grad_out.reshape(N, G, C_out // G, OH * OW)
 
-    grad_weight = (g @ cols.transpose(0, 1, 3, 2)).sum(axis=0)  # (N, G, C_out/G, K) summed over the batch
+    grad_weight = (g @ cols.swapaxes(2, 3)).sum(axis=0)  # (N, G, C_out/G, K) summed over the batch
     grad_weight = grad_weight.reshape(weight.shape)
-    grad_cols = w.transpose(0, 2, 1) @ g  # (G, K, C_out/G) @ (N, G, C_out/G, OH*OW) -> (N, G, K, OH*OW)
+    grad_cols = w.swapaxes(1, 2) @ g  # (G, K, C_out/G) @ (N, G, C_out/G, OH*OW) -> (N, G, K, OH*OW)
     grad_xp = col2im(grad_cols.reshape(N, C_in, KH, KW, OH, OW), xp.shape[2:], stride, dilation)
     grad_x = unpad2d(grad_xp, pads)  # the gradient that fell on the padding is dropped
     grad_bias = None if bias is None else grad_out.sum(axis=(0, 2, 3))
     return grad_x, grad_weight, grad_bias
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# fast path for conv2d (here) and conv_transpose2d (at the end): the same steps, the batch axis last in memory
-# ----------------------------------------------------------------------------------------------------------------
-# In NCHW every window slice of im2col / col2im is a run of only OW numbers (14 for a 14 x 14 image), and NumPy
-# pays per run. With the batch axis last, (C, H, W, N), a slice is OW * N numbers in a row, and many images
-# share one matrix product instead of one small product each. The price is transposing x, grad_out and the results, which
-# pays off when a window holds more numbers than the input and output have channels. Tests hold it equal to
-# the NCHW path above.
-
-def _batch_last_pays_off(C_in, C_out, K):
-    """True when the batch-last layout is the faster one (K: numbers in one window of one group)."""
-    return K > C_in + C_out
-
-
-def _batch_last_padded(x, pads):
-    """x (N, C, H, W), padded, stored as (C, Hp, Wp, N) but returned as its (N, C, Hp, Wp) view."""
-    top, bottom, left, right = pads
-    N, C, H, W = x.shape
-    xp = np.zeros((C, top + H + bottom, left + W + right, N), dtype=x.dtype)
-    xp[:, top:top + H, left:left + W] = x.transpose(1, 2, 3, 0)
-    return xp.transpose(3, 0, 1, 2)
-
-
-def _batch_last_cols(xp, kernel_size, stride, dilation, out_hw, groups):
-    """im2col of a batch-last padded input: (G, K, OH * OW * N), one column per window of every image."""
-    N, C_in = xp.shape[:2]
-    windows = sliding_windows(xp, kernel_size, stride, dilation, out_hw)  # (N, C_in, KH, KW, OH, OW), a view
-    return windows.transpose(1, 2, 3, 4, 5, 0).reshape(groups, -1, out_hw[0] * out_hw[1] * N)  # the copy
-
-
-def _batch_last_col2im(cols, padded_hw, stride, dilation):
-    """``col2im`` batch-last: cols (C, KH, KW, OH, OW, N) -> (C, Hp, Wp, N), the same strided additions."""
-    C, KH, KW, OH, OW, N = cols.shape
-    (Hp, Wp), (SH, SW), (DH, DW) = padded_hw, stride, dilation
-    xp = np.zeros((C, Hp, Wp, N), dtype=cols.dtype)
-    for i in range(KH):
-        for j in range(KW):
-            xp[:, i * DH:i * DH + (OH - 1) * SH + 1:SH, j * DW:j * DW + (OW - 1) * SW + 1:SW] += cols[:, i, j]
-    return xp
-
-
-def _batch_slices(N, bytes_per_image):
-    """The batch cut into slices whose im2col matrix takes about ``_SLICE_BYTES`` (at least one image each)."""
-    step = max(1, _SLICE_BYTES // max(1, bytes_per_image))
-    return [slice(start, start + step) for start in range(0, N, step)]
-
-
-# Working through the batch a slice at a time keeps the temporaries in cache and lets the allocator reuse their
-# memory instead of mapping fresh pages on every call (the 64-image benchmark layer: about twice as fast).
-_SLICE_BYTES = 2 * 2**20
-
-
-def _conv2d_batch_last(x, weight, bias, pads, stride, dilation, groups, out_hw):
-    """``conv2d`` after its checks, computed batch-last, a slice of the batch at a time."""
-    N, (OH, OW), G = x.shape[0], out_hw, groups
-    C_out, C_per_group, KH, KW = weight.shape
-    w = weight.reshape(G, C_out // G, -1)  # one row per kernel
-    out = np.empty((N, C_out, OH, OW), dtype=x.dtype)
-    for part in _batch_slices(N, weight[0].size * G * OH * OW * x.itemsize):
-        n = x[part].shape[0]
-        cols = _batch_last_cols(_batch_last_padded(x[part], pads), (KH, KW), stride, dilation, out_hw, G)
-        out_part = w @ cols  # (G, C_out/G, K) @ (G, K, OH*OW*n): one product per group
-        out[part] = out_part.reshape(C_out, OH, OW, n).transpose(3, 0, 1, 2)  # back to NCHW
-    if bias is not None:
-        out += bias.reshape(1, C_out, 1, 1)
-    return out
-
-
-def _conv2d_backward_batch_last(grad_out, x, weight, bias, pads, stride, dilation, groups, out_hw):
-    """``conv2d_backward`` after its checks, computed batch-last, a slice of the batch at a time."""
-    N, (OH, OW), G = x.shape[0], out_hw, groups
-    C_out, C_per_group, KH, KW = weight.shape
-    w = weight.reshape(G, C_out // G, -1)
-    grad_x = np.empty_like(x)
-    grad_weight = np.zeros((G, C_out // G, w.shape[2]), dtype=x.dtype)
-    for part in _batch_slices(N, weight[0].size * G * OH * OW * x.itemsize):
-        n = x[part].shape[0]
-        xp = _batch_last_padded(x[part], pads)
-        cols = _batch_last_cols(xp, (KH, KW), stride, dilation, out_hw, G)  # (G, K, OH*OW*n)
-        g = np.ascontiguousarray(grad_out[part].transpose(1, 2, 3, 0)).reshape(G, C_out // G, OH * OW * n)
-        grad_weight += g @ cols.transpose(0, 2, 1)  # the sum over the slice is inside the product
-        grad_cols = (w.transpose(0, 2, 1) @ g).reshape(G * C_per_group, KH, KW, OH, OW, n)
-        grad_xp = _batch_last_col2im(grad_cols, xp.shape[2:], stride, dilation)  # (C_in, Hp, Wp, n)
-        grad_x[part] = unpad2d(grad_xp.transpose(3, 0, 1, 2), pads)
-    grad_bias = None if bias is None else grad_out.sum(axis=(0, 2, 3))
-    return grad_x, grad_weight.reshape(weight.shape), grad_bias
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -251,18 +188,24 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     Returns:
         out: (N, C_out, H_out, W_out), H_out = (H - 1) * SH - 2 * PH + DH * (KH - 1) + OPH + 1 (likewise W_out).
     """
-    pads, stride, dilation, (H_out, W_out) = conv_transpose2d_geometry(
-        "conv_transpose2d", x, weight, bias, stride, padding, output_padding, groups, dilation)
+    op = "conv_transpose2d"
+    check_arrays(op, (x, "input"), (weight, "weight"), (bias, "bias"))
+    pads, stride, dilation, out_hw = conv_transpose2d_geometry(
+        op, x, weight, bias, stride, padding, output_padding, groups, dilation)
+    return _conv_transpose2d(x, weight, bias, pads, stride, dilation, groups, out_hw)
+
+
+def _conv_transpose2d(x, weight, bias, pads, stride, dilation, groups, out_hw):
     N, C_in, H, W = x.shape
     _, C_out_per_group, KH, KW = weight.shape
     G, K = groups, C_out_per_group * KH * KW  # K: numbers in one stamp of one group
     if _batch_last_pays_off(C_in, G * C_out_per_group, K):
-        return _conv_transpose2d_batch_last(x, weight, bias, pads, stride, dilation, groups, (H_out, W_out))
-    top, bottom, left, right = pads
+        return _conv_batch_last.conv_transpose2d(x, weight, bias, pads, stride, dilation, groups, out_hw)
+    (H_out, W_out), (top, bottom, left, right) = out_hw, pads
 
     xs = x.reshape(N, G, C_in // G, H * W)
     w = weight.reshape(G, C_in // G, K)
-    cols = w.transpose(0, 2, 1) @ xs  # (G, K, C_in/G) @ (N, G, C_in/G, H*W) -> (N, G, K, H*W): every stamp
+    cols = w.swapaxes(1, 2) @ xs  # (G, K, C_in/G) @ (N, G, C_in/G, H*W) -> (N, G, K, H*W): every stamp
     cols = cols.reshape(N, G * C_out_per_group, KH, KW, H, W)
     out = col2im(cols, (top + H_out + bottom, left + W_out + right), stride, dilation)  # add the stamps up
     out = unpad2d(out, pads)
@@ -286,14 +229,20 @@ def conv_transpose2d_backward(grad_out, x, weight, bias=None, stride=1, padding=
     grad_x = w @ grad_cols (a plain convolution of grad_out), grad_w = x @ grad_cols^T (summed over the batch).
     """
     op = "conv_transpose2d_backward"
-    pads, stride, dilation, (H_out, W_out) = conv_transpose2d_geometry(
+    check_arrays(op, (x, "input"), (weight, "weight"), (bias, "bias"), (grad_out, "grad_out"))
+    pads, stride, dilation, out_hw = conv_transpose2d_geometry(
         op, x, weight, bias, stride, padding, output_padding, groups, dilation)
+    check_grad_out(op, grad_out, x, (x.shape[0], groups * weight.shape[1], *out_hw))
+    return _conv_transpose2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, out_hw)
+
+
+def _conv_transpose2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, out_hw):
     N, C_in, H, W = x.shape
     _, C_out_per_group, KH, KW = weight.shape
     G, K = groups, C_out_per_group * KH * KW
-    check_grad_out(op, grad_out, x, (N, G * C_out_per_group, H_out, W_out))
     if _batch_last_pays_off(C_in, G * C_out_per_group, K):
-        return _conv_transpose2d_backward_batch_last(grad_out, x, weight, bias, pads, stride, dilation, groups)
+        return _conv_batch_last.conv_transpose2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups,
+                                                          out_hw)
 
     gp = pad2d(grad_out, pads)
     grad_cols = sliding_windows(gp, (KH, KW), stride, dilation, (H, W)).reshape(N, G, K, H * W)  # im2col
@@ -301,46 +250,18 @@ def conv_transpose2d_backward(grad_out, x, weight, bias=None, stride=1, padding=
     xs = x.reshape(N, G, C_in // G, H * W)
 
     grad_x = (w @ grad_cols).reshape(N, C_in, H, W)  # (G, C_in/G, K) @ (N, G, K, H*W)
-    grad_weight = (xs @ grad_cols.transpose(0, 1, 3, 2)).sum(axis=0)  # (N, G, C_in/G, K) summed over the batch
+    grad_weight = (xs @ grad_cols.swapaxes(2, 3)).sum(axis=0)  # (N, G, C_in/G, K) summed over the batch
     grad_weight = grad_weight.reshape(weight.shape)
     grad_bias = None if bias is None else grad_out.sum(axis=(0, 2, 3))
     return grad_x, grad_weight, grad_bias
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# conv_transpose2d fast path: batch-last, as for conv2d above
+# NumPy only: when the batch-last layout pays off (cnnlab/numpy/_conv_batch_last.py computes it; cnnlab.torch
+# never takes it). It does when a window holds more numbers than the input and output have channels.
 # ----------------------------------------------------------------------------------------------------------------
 
-def _conv_transpose2d_batch_last(x, weight, bias, pads, stride, dilation, groups, out_hw):
-    """``conv_transpose2d`` after its checks, computed batch-last, a slice of the batch at a time."""
-    N, C_in, H, W = x.shape
-    _, C_out_per_group, KH, KW = weight.shape
-    G, (top, bottom, left, right) = groups, pads
-    w = weight.reshape(G, C_in // G, -1)
-    out = np.empty((N, G * C_out_per_group) + tuple(out_hw), dtype=x.dtype)
-    for part in _batch_slices(N, weight[0].size * G * H * W * x.itemsize):
-        n = x[part].shape[0]
-        xs = np.ascontiguousarray(x[part].transpose(1, 2, 3, 0)).reshape(G, C_in // G, H * W * n)
-        cols = (w.transpose(0, 2, 1) @ xs).reshape(G * C_out_per_group, KH, KW, H, W, n)  # every stamp
-        out_part = _batch_last_col2im(cols, (top + out_hw[0] + bottom, left + out_hw[1] + right), stride, dilation)
-        out[part] = unpad2d(out_part.transpose(3, 0, 1, 2), pads)  # back to NCHW
-    if bias is not None:
-        out += bias.reshape(1, -1, 1, 1)
-    return out
+def _batch_last_pays_off(C_in, C_out, K):
+    """True when the batch-last layout is the faster one (K: numbers in one window of one group)."""
+    return K > C_in + C_out
 
-
-def _conv_transpose2d_backward_batch_last(grad_out, x, weight, bias, pads, stride, dilation, groups):
-    """``conv_transpose2d_backward`` after its checks, computed batch-last, a slice of the batch at a time."""
-    N, C_in, H, W = x.shape
-    G, (KH, KW) = groups, weight.shape[2:]
-    w = weight.reshape(G, C_in // G, -1)
-    grad_x = np.empty_like(x)
-    grad_weight = np.zeros(w.shape, dtype=x.dtype)
-    for part in _batch_slices(N, weight[0].size * G * H * W * x.itemsize):
-        n = x[part].shape[0]
-        grad_cols = _batch_last_cols(_batch_last_padded(grad_out[part], pads), (KH, KW), stride, dilation, (H, W), G)
-        xs = np.ascontiguousarray(x[part].transpose(1, 2, 3, 0)).reshape(G, C_in // G, H * W * n)
-        grad_x[part] = (w @ grad_cols).reshape(C_in, H, W, n).transpose(3, 0, 1, 2)  # (G, C_in/G, K) @ (G, K, H*W*n)
-        grad_weight += xs @ grad_cols.transpose(0, 2, 1)  # the sum over the slice is inside the product
-    grad_bias = None if bias is None else grad_out.sum(axis=(0, 2, 3))
-    return grad_x, grad_weight.reshape(weight.shape), grad_bias

@@ -1,268 +1,31 @@
-"""Convolution and transposed convolution (反卷积 / 转置卷积) on torch tensors, forward and backward.
+"""Convolution and transposed convolution (反卷积 / 转置卷积) on torch tensors: ``cnnlab/numpy/conv.py``'s code.
 
-The torch twin of ``cnnlab/numpy/conv.py``: the same functions, the same names, the same lines.
-``conv2d_naive`` is the slide's formula in loops; ``conv2d`` lays every window out as a column
-(``sliding_windows``, im2col) and does all the sums in one matrix product; the backward passes use
-a matrix product with the transposed kernels and ``col2im``.
-
-What torch adds: each differentiable op is a ``torch.autograd.Function`` (``_Conv2d``,
-``_ConvTranspose2d``) whose ``backward`` calls the hand-written ``*_backward`` math below, so
-``loss.backward()`` runs these formulas and not torch's. The argument checks are shared
-with the NumPy backend (``cnnlab/_checks.py``; they look only at shapes and dtypes), so bad input
-gets the same errors on both; torch only adds "is it a tensor" and "are they on one device".
-
-Layout NCHW; arguments and results as ``torch.nn.functional.conv2d`` / ``conv_transpose2d``.
-Shapes in the docstrings use N batch, C_in / C_out channels, H, W input size, KH, KW kernel size,
-OH, OW output size, G groups, SH, SW stride, PH, PW padding, DH, DW dilation.
+The functions, docstrings and math are those of the NumPy module, run with ``np`` = ``torch`` (see
+``_mirror.py``); ``conv2d`` and ``conv_transpose2d`` are autograd nodes (``_Conv2dBackward``, ...) whose
+backward is the hand-written ``_conv2d_backward``, ... (``conv2d_naive``'s loops are recorded by torch's
+own autograd). What torch does differently: the sliding windows, padding and new zeros come from
+``cnnlab/torch/windows.py``, and the NumPy-only batch-last layout is never taken.
 """
 
 from __future__ import annotations
 
 import torch
 
-from .._checks import check_grad_out
-from .._geometry import conv2d_geometry, conv_transpose2d_geometry
-from ._device import check_tensors
-from .windows import col2im, pad2d, sliding_windows, unpad2d
+from ._device import check_arrays
+from ._mirror import mirror, numpy_twin
+from .windows import col2im, pad2d, sliding_windows, unpad2d, zeros
 
-__all__ = ["conv2d", "conv2d_backward", "conv2d_naive", "conv_transpose2d", "conv_transpose2d_backward"]
+np = torch  # the NumPy code's np.sum is torch's here
 
+__all__ = numpy_twin(__name__).__all__
 
-# ----------------------------------------------------------------------------------------------------------------
-# conv2d
-# ----------------------------------------------------------------------------------------------------------------
-
-def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """The slide's formula, ``output[i, j] = sum(input[i:i+k, j:j+k] * kernel)``, as plain loops.
-
-    Same arguments and result as ``conv2d`` (tests hold the two equal) but one output number at a
-    time: read to understand, too slow to train with.
-
-    Args:
-        x: (N, C_in, H, W)
-        weight: (C_out, C_in / G, KH, KW)
-        bias: (C_out,) or None
-    Returns:
-        out: (N, C_out, OH, OW), OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1 (likewise OW).
-    """
-    op = "conv2d_naive"
-    check_tensors(op, (x, "input"), (weight, "weight"), (bias, "bias"))
-    pads, (SH, SW), (DH, DW), (OH, OW) = conv2d_geometry(op, x, weight, bias, stride, padding, dilation, groups)
-    N = x.shape[0]
-    C_out, C_per_group, KH, KW = weight.shape
-    out_per_group = C_out // groups
-    xp = pad2d(x, pads)
-    out = x.new_zeros((N, C_out, OH, OW))
-    for n in range(N):
-        for o in range(C_out):
-            g = o // out_per_group  # output channel o belongs to group g ...
-            channels = slice(g * C_per_group, (g + 1) * C_per_group)  # ... and sees only that group's input channels
-            kernel = weight[o]  # (C_in / G, KH, KW)
-            for i in range(OH):
-                for j in range(OW):
-                    top, left = i * SH, j * SW
-                    # input[i:i+k, j:j+k], with a stride between windows and DH - 1 holes inside one (dilation)
-                    window = xp[n, channels, top:top + DH * (KH - 1) + 1:DH, left:left + DW * (KW - 1) + 1:DW]
-                    out[n, o, i, j] = torch.sum(window * kernel)
-            if bias is not None:
-                out[n, o] += bias[o]
-    return out
+# The batch-last layout (cnnlab/numpy/_conv_batch_last.py) speeds up NumPy's short strided runs; torch's
+# matrix products need no detour: on tensors it never pays off, and its NumPy-only module is never called.
+_conv_batch_last = None
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D convolution (cross-correlation, as in every deep-learning library), vectorised with im2col.
-
-    Differentiable: ``out.sum().backward()`` runs :func:`conv2d_backward`.
-
-    Args:
-        x: (N, C_in, H, W)
-        weight: (C_out, C_in / G, KH, KW) -- C_out kernels, each seeing C_in / G channels.
-        bias: (C_out,) or None
-        stride, dilation: int or pair, >= 1.
-        padding: int or pair >= 0 (zeros on both sides), or "valid" (= 0), or "same" (output as large as
-            the input; stride 1 only; an odd total padding puts the extra row / column at the bottom / right).
-        groups: the channels split into G groups convolved separately (G = C_in: depthwise).
-
-    Returns:
-        out: (N, C_out, OH, OW), OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1 (likewise OW),
-            ``out[n, o, i, j] = bias[o] + sum(window (i, j) of x[n, group of o] * weight[o])``.
-    """
-    op = "conv2d"
-    check_tensors(op, (x, "input"), (weight, "weight"), (bias, "bias"))
-    pads, stride, dilation, out_hw = conv2d_geometry(op, x, weight, bias, stride, padding, dilation, groups)
-    return _Conv2d.apply(_conv2d, _conv2d_backward, x, weight, bias, pads, stride, dilation, groups, out_hw)
+def _batch_last_pays_off(C_in, C_out, K):
+    return False
 
 
-def _conv2d(x, weight, bias, pads, stride, dilation, groups, out_hw):
-    """conv2d's computation, on checked arguments (``pads`` = (top, bottom, left, right))."""
-    N, C_in = x.shape[:2]
-    C_out, C_per_group, KH, KW = weight.shape
-    G, K = groups, C_per_group * KH * KW  # K: numbers in one window of one group
-    OH, OW = out_hw
-
-    xp = pad2d(x, pads)
-    cols = sliding_windows(xp, (KH, KW), stride, dilation, (OH, OW))  # (N, C_in, KH, KW, OH, OW), a view
-    cols = cols.reshape(N, G, K, OH * OW)  # im2col: one column per window (this reshape copies)
-    w = weight.reshape(G, C_out // G, K)  # one row per kernel
-    out = w @ cols  # (G, C_out/G, K) @ (N, G, K, OH*OW) -> (N, G, C_out/G, OH*OW): all the sums at once
-    out = out.reshape(N, C_out, OH, OW)
-    if bias is not None:
-        out += bias.reshape(1, C_out, 1, 1)
-    return out
-
-
-def conv2d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """Gradients of ``conv2d``.
-
-    Args:
-        grad_out: (N, C_out, OH, OW) dLoss/dout.
-        x, weight, bias, stride, padding, dilation, groups: as given to ``conv2d``.
-
-    Returns:
-        (grad_x, grad_weight, grad_bias): (N, C_in, H, W), (C_out, C_in / G, KH, KW), (C_out,) or None.
-
-    out = w @ cols, so  grad_w = grad_out @ cols^T  (summed over the batch)  and  grad_cols = w^T @ grad_out;
-    col2im then adds each window's gradient back onto the pixels it was read from. (grad_x is a transposed
-    convolution of grad_out with the same weight: ``conv_transpose2d`` is the gradient of ``conv2d``.)
-    """
-    op = "conv2d_backward"
-    check_tensors(op, (x, "input"), (weight, "weight"), (bias, "bias"), (grad_out, "grad_out"))
-    pads, stride, dilation, (OH, OW) = conv2d_geometry(op, x, weight, bias, stride, padding, dilation, groups)
-    check_grad_out(op, grad_out, x, (x.shape[0], weight.shape[0], OH, OW))
-    return _conv2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, (OH, OW))
-
-
-def _conv2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, out_hw):
-    N, C_in = x.shape[:2]
-    C_out, C_per_group, KH, KW = weight.shape
-    G, K = groups, C_per_group * KH * KW
-    OH, OW = out_hw
-
-    xp = pad2d(x, pads)
-    cols = sliding_windows(xp, (KH, KW), stride, dilation, (OH, OW)).reshape(N, G, K, OH * OW)  # as in forward
-    w = weight.reshape(G, C_out // G, K)
-    g = grad_out.reshape(N, G, C_out // G, OH * OW)
-
-    grad_weight = (g @ cols.transpose(2, 3)).sum(dim=0)  # (N, G, C_out/G, K) summed over the batch
-    grad_weight = grad_weight.reshape(weight.shape)
-    grad_cols = w.transpose(1, 2) @ g  # (G, K, C_out/G) @ (N, G, C_out/G, OH*OW) -> (N, G, K, OH*OW)
-    grad_xp = col2im(grad_cols.reshape(N, C_in, KH, KW, OH, OW), xp.shape[2:], stride, dilation)
-    grad_x = unpad2d(grad_xp, pads)  # the gradient that fell on the padding is dropped
-    grad_bias = None if bias is None else grad_out.sum(dim=(0, 2, 3))
-    return grad_x, grad_weight, grad_bias
-
-
-class _ConvNode(torch.autograd.Function):
-    """A convolution as an autograd node: forward ``fn(x, weight, bias, *hyper)``, backward the hand-written
-    ``backward_fn(grad_out, x, weight, bias, *hyper) -> (grad_x, grad_weight, grad_bias)``; the hyper-parameters
-    are (pads, stride, dilation, groups, out_hw). One subclass per op, so that ``out.grad_fn`` reads
-    ``_Conv2dBackward`` or ``_ConvTranspose2dBackward``."""
-
-    @staticmethod
-    def forward(ctx, fn, backward_fn, x, weight, bias, *hyper):
-        ctx.save_for_backward(x, weight, bias)
-        ctx.backward_fn, ctx.hyper = backward_fn, hyper
-        return fn(x, weight, bias, *hyper)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        x, weight, bias = ctx.saved_tensors
-        grads = ctx.backward_fn(grad_out.contiguous(), x, weight, bias, *ctx.hyper)
-        return (None, None, *grads, *(None for _ in ctx.hyper))  # no gradient for the functions, hyper-parameters
-
-
-class _Conv2d(_ConvNode):
-    """conv2d as an autograd node: forward ``_conv2d``, backward ``_conv2d_backward`` (hand-written)."""
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# conv_transpose2d (反卷积 / 转置卷积)
-# ----------------------------------------------------------------------------------------------------------------
-
-def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """Transposed convolution (反卷积): every input pixel stamps a copy of the kernel, scaled by its value.
-
-    Input pixel (h, w) adds ``x[n, c, h, w] * weight[c]`` onto the output at (h * SH, w * SW) (the slide:
-    a single 55 and a 3 x 3 kernel give 55 * kernel); overlapping stamps add up; then ``padding`` rows and
-    columns are cut from every border and ``output_padding`` adds some back at the bottom / right.
-    It is the gradient of ``conv2d`` with respect to its input: it restores the size, not the values.
-    Differentiable: ``backward()`` runs :func:`conv_transpose2d_backward`.
-
-    Args:
-        x: (N, C_in, H, W)
-        weight: (C_in, C_out / G, KH, KW) -- note: in-channels first, as in torch.
-        bias: (C_out,) or None
-        stride, dilation: int or pair >= 1; padding: int or pair >= 0;
-        output_padding: int or pair, each smaller than the stride or the dilation.
-
-    Returns:
-        out: (N, C_out, H_out, W_out), H_out = (H - 1) * SH - 2 * PH + DH * (KH - 1) + OPH + 1 (likewise W_out).
-    """
-    op = "conv_transpose2d"
-    check_tensors(op, (x, "input"), (weight, "weight"), (bias, "bias"))
-    pads, stride, dilation, out_hw = conv_transpose2d_geometry(
-        op, x, weight, bias, stride, padding, output_padding, groups, dilation)
-    return _ConvTranspose2d.apply(_conv_transpose2d, _conv_transpose2d_backward, x, weight, bias, pads, stride,
-                                  dilation, groups, out_hw)
-
-
-def _conv_transpose2d(x, weight, bias, pads, stride, dilation, groups, out_hw):
-    N, C_in, H, W = x.shape
-    _, C_out_per_group, KH, KW = weight.shape
-    G, K = groups, C_out_per_group * KH * KW  # K: numbers in one stamp of one group
-    H_out, W_out = out_hw
-    top, bottom, left, right = pads
-
-    xs = x.reshape(N, G, C_in // G, H * W)
-    w = weight.reshape(G, C_in // G, K)
-    cols = w.transpose(1, 2) @ xs  # (G, K, C_in/G) @ (N, G, C_in/G, H*W) -> (N, G, K, H*W): every stamp
-    cols = cols.reshape(N, G * C_out_per_group, KH, KW, H, W)
-    out = col2im(cols, (top + H_out + bottom, left + W_out + right), stride, dilation)  # add the stamps up
-    out = unpad2d(out, pads)
-    if bias is not None:
-        out = out + bias.reshape(1, -1, 1, 1)
-    return out
-
-
-def conv_transpose2d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                              dilation=1):
-    """Gradients of ``conv_transpose2d``.
-
-    Args:
-        grad_out: (N, C_out, H_out, W_out) dLoss/dout.
-        x, weight, bias, stride, padding, output_padding, groups, dilation: as given to ``conv_transpose2d``.
-
-    Returns:
-        (grad_x, grad_weight, grad_bias): (N, C_in, H, W), (C_in, C_out / G, KH, KW), (C_out,) or None.
-
-    The forward was cols = w^T @ x followed by col2im, so here im2col of grad_out gives grad_cols, and
-    grad_x = w @ grad_cols (a plain convolution of grad_out), grad_w = x @ grad_cols^T (summed over the batch).
-    """
-    op = "conv_transpose2d_backward"
-    check_tensors(op, (x, "input"), (weight, "weight"), (bias, "bias"), (grad_out, "grad_out"))
-    pads, stride, dilation, out_hw = conv_transpose2d_geometry(
-        op, x, weight, bias, stride, padding, output_padding, groups, dilation)
-    check_grad_out(op, grad_out, x, (x.shape[0], groups * weight.shape[1], *out_hw))
-    return _conv_transpose2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, out_hw)
-
-
-def _conv_transpose2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, out_hw):
-    N, C_in, H, W = x.shape
-    _, C_out_per_group, KH, KW = weight.shape
-    G, K = groups, C_out_per_group * KH * KW
-
-    gp = pad2d(grad_out, pads)
-    grad_cols = sliding_windows(gp, (KH, KW), stride, dilation, (H, W)).reshape(N, G, K, H * W)  # im2col
-    w = weight.reshape(G, C_in // G, K)
-    xs = x.reshape(N, G, C_in // G, H * W)
-
-    grad_x = (w @ grad_cols).reshape(N, C_in, H, W)  # (G, C_in/G, K) @ (N, G, K, H*W)
-    grad_weight = (xs @ grad_cols.transpose(2, 3)).sum(dim=0)  # (N, G, C_in/G, K) summed over the batch
-    grad_weight = grad_weight.reshape(weight.shape)
-    grad_bias = None if bias is None else grad_out.sum(dim=(0, 2, 3))
-    return grad_x, grad_weight, grad_bias
-
-
-class _ConvTranspose2d(_ConvNode):
-    """conv_transpose2d as an autograd node: forward ``_conv_transpose2d``, backward
-    ``_conv_transpose2d_backward`` (hand-written)."""
+mirror(globals(), differentiable={"_conv2d": 3, "_conv_transpose2d": 3})
