@@ -9,9 +9,15 @@
 Names and semantics follow ``torch.nn.functional``. Each ``op_backward(grad_out, <op's inputs>, ...)``
 returns the gradients of the op's inputs: a single array for ``softmax`` / ``log_softmax``; a tuple for
 the two-input losses, with ``None`` for an integer ``target`` that has no gradient.
+
+The public ``op`` and ``op_backward`` check their arguments; the private ``_op`` and ``_op_backward`` do
+the math, one per direction (``cnnlab.torch`` runs these same functions on tensors, see
+``cnnlab/torch/_mirror.py``).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -19,11 +25,33 @@ import numpy as np
 # check_grad_like (grad_out has x's shape), check_cross_entropy (logits (N, C, ...) and classes in [0, C)),
 # check_mse (input and target alike), penalty_params (params as a list of float arrays, lam >= 0).
 from .._checks import check_cross_entropy, check_dim, check_float, check_grad_like, check_mse, penalty_params
+from ._arrays import check_arrays
 from .activations import _exp_nonpositive
 
 __all__ = ["softmax", "softmax_backward", "log_softmax", "log_softmax_backward", "cross_entropy",
            "cross_entropy_backward", "mse_loss", "mse_loss_backward", "l1_penalty", "l1_penalty_grad",
            "l1_penalty_backward", "l2_penalty", "l2_penalty_grad", "l2_penalty_backward"]
+
+
+def _check_input(x, dim, op) -> int:
+    check_arrays(op, (x, "input"))
+    check_float(x, "input", op)
+    return check_dim(x, dim, op)
+
+
+def _check_grad(grad_out, x, dim, op) -> int:
+    check_arrays(op, (x, "input"), (grad_out, "grad_out"))
+    check_grad_like(grad_out, x, op)
+    return check_dim(x, dim, op)
+
+
+def _loss_grad(grad_out, like, op):
+    """The gradient of a loss (a mean, so a scalar), in the dtype of ``like``: a float64 ``grad_out``
+    must not turn a float32 gradient into float64."""
+    grad_out = np.asarray(grad_out, dtype=like.dtype)
+    if grad_out.ndim != 0:
+        raise ValueError(f"{op}: grad_out must be a scalar (the loss is a mean), got shape {tuple(grad_out.shape)}")
+    return grad_out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -36,44 +64,54 @@ def softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
     Subtracting the maximum first changes nothing (the factor e^{-max} cancels) but makes every exponent
     <= 0, so ``exp`` cannot overflow even for scores of 1e4.
     """
-    op = "softmax"
-    check_float(x, "input", op)
-    dim = check_dim(x, dim, op)
-    e = _exp_nonpositive(x - x.max(axis=dim, keepdims=True))
+    return _softmax(x, _check_input(x, dim, "softmax"))
+
+
+def _softmax(x, dim):
+    e = _exp_nonpositive(x - np.amax(x, axis=dim, keepdims=True))
     return e / e.sum(axis=dim, keepdims=True)
 
 
 def softmax_backward(grad_out: np.ndarray, x: np.ndarray, dim: int = -1) -> np.ndarray:
     """Gradient of ``softmax``. With s = softmax(x) and g = grad_out, along ``dim``:
     ``grad_x = s * (g - sum(g * s))`` (the Jacobian diag(s) - s s^T applied to g). Shapes ``(*), (*) -> (*)``."""
-    op = "softmax_backward"
-    check_grad_like(grad_out, x, op)
-    dim = check_dim(x, dim, op)
-    s = softmax(x, dim)
+    return _softmax_backward(grad_out, x, _check_grad(grad_out, x, dim, "softmax_backward"))
+
+
+def _softmax_backward(grad_out, x, dim):
+    s = _softmax(x, dim)
     return s * (grad_out - (grad_out * s).sum(axis=dim, keepdims=True))
 
 
 def log_softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
     """``log(softmax(x))`` along ``dim``, computed as ``x - max - log(sum(exp(x - max)))``: never log(0),
     even where softmax rounds to 0. Shape ``(*) -> (*)``."""
-    op = "log_softmax"
-    check_float(x, "input", op)
-    dim = check_dim(x, dim, op)
-    shifted = x - x.max(axis=dim, keepdims=True)
+    return _log_softmax(x, _check_input(x, dim, "log_softmax"))
+
+
+def _log_softmax(x, dim):
+    shifted = x - np.amax(x, axis=dim, keepdims=True)
     return shifted - np.log(_exp_nonpositive(shifted).sum(axis=dim, keepdims=True))
 
 
 def log_softmax_backward(grad_out: np.ndarray, x: np.ndarray, dim: int = -1) -> np.ndarray:
     """Gradient of ``log_softmax``: ``grad_x = g - softmax(x) * sum(g)`` along ``dim``. Shapes ``(*), (*) -> (*)``."""
-    op = "log_softmax_backward"
-    check_grad_like(grad_out, x, op)
-    dim = check_dim(x, dim, op)
-    return grad_out - softmax(x, dim) * grad_out.sum(axis=dim, keepdims=True)
+    return _log_softmax_backward(grad_out, x, _check_grad(grad_out, x, dim, "log_softmax_backward"))
+
+
+def _log_softmax_backward(grad_out, x, dim):
+    return grad_out - _softmax(x, dim) * grad_out.sum(axis=dim, keepdims=True)
 
 
 # ---------------------------------------------------------------------------------------------
 # Cross entropy: -mean(log softmax(logits)[target])
 # ---------------------------------------------------------------------------------------------
+
+def _one_hot(target, logits):
+    """``y`` of logits' shape and dtype: 1 at the true class ``[n, target[n], ...]``, 0 elsewhere."""
+    # Row t of the identity matrix is the one-hot vector of class t; move its class axis to axis 1.
+    return np.moveaxis(np.eye(logits.shape[1], dtype=logits.dtype)[target], -1, 1)
+
 
 def cross_entropy(logits: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Cross-entropy loss of class scores against true classes, mean over all samples (as torch's default).
@@ -88,10 +126,16 @@ def cross_entropy(logits: np.ndarray, target: np.ndarray) -> np.ndarray:
     Returns:
         loss: a scalar of logits' dtype.
     """
-    check_cross_entropy(logits, target, "cross_entropy")
-    log_p = log_softmax(logits, dim=1)
-    # Pick, for every sample (and pixel), the log-probability of its true class.
-    picked = np.take_along_axis(log_p, np.expand_dims(target, 1), axis=1)
+    op = "cross_entropy"
+    check_arrays(op, (logits, "logits"), (target, "target"))
+    check_cross_entropy(logits, target, op)
+    return _cross_entropy(logits, target)
+
+
+def _cross_entropy(logits, target):
+    log_p = _log_softmax(logits, 1)
+    # For every sample (and pixel) the log-probability of its true class: where the one-hot y is 1.
+    picked = np.where(_one_hot(target, logits) == 1, log_p, 0).sum(axis=1)
     return -picked.mean()
 
 
@@ -107,15 +151,14 @@ def cross_entropy_backward(grad_out, logits: np.ndarray, target: np.ndarray):
         ``(grad_logits, None)``: grad_logits has logits' shape; target gets no gradient.
     """
     op = "cross_entropy_backward"
+    check_arrays(op, (logits, "logits"), (target, "target"))
     check_cross_entropy(logits, target, op)
-    if np.ndim(grad_out) != 0:
-        raise ValueError(f"{op}: grad_out must be a scalar (the loss is a mean), got shape {np.shape(grad_out)}")
-    n_classes = logits.shape[1]
-    # Row t of the identity matrix is the one-hot vector of class t; move its class axis to axis 1.
-    one_hot = np.moveaxis(np.eye(n_classes, dtype=logits.dtype)[target], -1, 1)
-    m = logits.size // n_classes
-    grad = (softmax(logits, dim=1) - one_hot) * (grad_out / m)
-    return grad.astype(logits.dtype, copy=False), None
+    return _cross_entropy_backward(_loss_grad(grad_out, logits, op), logits, target)
+
+
+def _cross_entropy_backward(grad_out, logits, target):
+    m = math.prod(logits.shape) // logits.shape[1]  # the number of samples: N times the pixels per sample
+    return (_softmax(logits, 1) - _one_hot(target, logits)) * (grad_out / m), None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,7 +175,13 @@ def mse_loss(input: np.ndarray, target: np.ndarray) -> np.ndarray:
     Returns:
         loss: a scalar of input's dtype.
     """
-    check_mse(input, target, "mse_loss")
+    op = "mse_loss"
+    check_arrays(op, (input, "input"), (target, "target"))
+    check_mse(input, target, op)
+    return _mse_loss(input, target)
+
+
+def _mse_loss(input, target):
     diff = input - target
     return (diff * diff).mean()
 
@@ -144,16 +193,31 @@ def mse_loss_backward(grad_out, input: np.ndarray, target: np.ndarray):
         ``(grad_input, grad_target)``, both of shape (*); ``grad_target = -grad_input``.
     """
     op = "mse_loss_backward"
+    check_arrays(op, (input, "input"), (target, "target"))
     check_mse(input, target, op)
-    if np.ndim(grad_out) != 0:
-        raise ValueError(f"{op}: grad_out must be a scalar (the loss is a mean), got shape {np.shape(grad_out)}")
-    grad = (2 * (input - target) * (grad_out / input.size)).astype(input.dtype, copy=False)
+    return _mse_loss_backward(_loss_grad(grad_out, input, op), input, target)
+
+
+def _mse_loss_backward(grad_out, input, target):
+    grad = 2 * (input - target) * (grad_out / math.prod(input.shape))
     return grad, -grad
 
 
 # ---------------------------------------------------------------------------------------------
 # Weight penalties: L1 = lam * sum |w|,  L2 = lam / 2 * sum w^2
 # ---------------------------------------------------------------------------------------------
+
+def _weights(params, lam, op) -> list:
+    """``params`` as a list of float arrays (one array is a list of one); ``lam >= 0``."""
+    arrays = list(params) if isinstance(params, (list, tuple)) else [params]
+    check_arrays(op, *((w, f"params[{i}]") for i, w in enumerate(arrays)))
+    return penalty_params(params, lam, op)
+
+
+def _all_weights(weights):
+    """Every element of every array, in one vector: the penalty is one sum over all of them."""
+    return np.concatenate([w.reshape(-1) for w in weights]) if weights else np.zeros(0)
+
 
 def _like(params, grads: list):
     """The gradients in the structure of params: a list for a list (or tuple), an array for an array."""
@@ -171,18 +235,27 @@ def l1_penalty(params, lam: float):
     Returns:
         a scalar.
     """
-    return lam * sum(np.abs(w).sum() for w in penalty_params(params, lam, "l1_penalty"))
+    return _l1_penalty(_all_weights(_weights(params, lam, "l1_penalty")), lam)
+
+
+def _l1_penalty(w, lam):
+    return lam * np.abs(w).sum()
 
 
 def l1_penalty_grad(params, lam: float):
     """Gradient of ``l1_penalty``: ``lam * sign(w)`` for each w (0 at w = 0, as torch's ``abs``).
     Returns an array for an array, a list of arrays for a list."""
-    return _like(params, [lam * np.sign(w) for w in penalty_params(params, lam, "l1_penalty_grad")])
+    return _like(params, [lam * np.sign(w) for w in _weights(params, lam, "l1_penalty_grad")])
 
 
 def l1_penalty_backward(grad_out, params, lam: float):
     """Backward of ``l1_penalty``: ``grad_out * lam * sign(w)`` for each w, in the structure of params."""
-    return _like(params, [grad_out * lam * np.sign(w) for w in penalty_params(params, lam, "l1_penalty_backward")])
+    return _like(params, [_l1_penalty_backward(grad_out, w, lam)
+                          for w in _weights(params, lam, "l1_penalty_backward")])
+
+
+def _l1_penalty_backward(grad_out, w, lam):
+    return grad_out * lam * np.sign(w)
 
 
 def l2_penalty(params, lam: float):
@@ -200,14 +273,23 @@ def l2_penalty(params, lam: float):
     Returns:
         a scalar.
     """
-    return lam / 2 * sum((w * w).sum() for w in penalty_params(params, lam, "l2_penalty"))
+    return _l2_penalty(_all_weights(_weights(params, lam, "l2_penalty")), lam)
+
+
+def _l2_penalty(w, lam):
+    return lam / 2 * (w * w).sum()
 
 
 def l2_penalty_grad(params, lam: float):
     """Gradient of ``l2_penalty``: ``lam * w`` for each w. Returns an array for an array, a list for a list."""
-    return _like(params, [lam * w for w in penalty_params(params, lam, "l2_penalty_grad")])
+    return _like(params, [lam * w for w in _weights(params, lam, "l2_penalty_grad")])
 
 
 def l2_penalty_backward(grad_out, params, lam: float):
     """Backward of ``l2_penalty``: ``grad_out * lam * w`` for each w, in the structure of params."""
-    return _like(params, [grad_out * lam * w for w in penalty_params(params, lam, "l2_penalty_backward")])
+    return _like(params, [_l2_penalty_backward(grad_out, w, lam)
+                          for w in _weights(params, lam, "l2_penalty_backward")])
+
+
+def _l2_penalty_backward(grad_out, w, lam):
+    return grad_out * lam * w
