@@ -16,8 +16,8 @@ Modules: :mod:`specs` (tests as data); :mod:`authoring` (source -> student noteb
 bundle, in four steps: :mod:`markers`, :mod:`student_notebook`, :mod:`reference`, :mod:`publish`);
 :mod:`schema` (the bundle's ``lab.json``, typed and versioned) and :mod:`bundle`; :mod:`student`
 (``check``); :mod:`sandbox` and :mod:`_child` (running student code); :mod:`compare` (verdicts);
-:mod:`results` and :mod:`grade` (a class); :mod:`gradescope`; :mod:`atomic` (every file the grader
-writes).
+:mod:`scoring` (points and statuses), :mod:`feedback`, :mod:`results` and :mod:`gradebook` (what is
+written); :mod:`grade` (a class); :mod:`gradescope`; :mod:`atomic` (every file the grader writes).
 """
 
 from cnnlab.grading.specs import arange, array, randint, randn

@@ -31,7 +31,9 @@ from cnnlab.grading import notebook, results
 from cnnlab.grading.atomic import atomic_write
 from cnnlab.grading.bundle import Bundle, lock_down
 from cnnlab.grading.compare import safe_text
+from cnnlab.grading.gradebook import gradebook_csv
 from cnnlab.grading.sandbox import UIDS_PER_GRADER, Limits, Sandbox
+from cnnlab.grading.scoring import MAX_RERUNS, Rerun
 
 
 @dataclass
@@ -90,13 +92,9 @@ def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-#: how many times a submission is run again after a cell or a call killed its process
-MAX_RERUNS = 2
-
-
 def evaluate(cells, bundle: Bundle, sandbox: Sandbox, *, slot: int = 0, limits: Limits | None = None):
     """Run a submission's cells, the bundle's public calls and then its hidden calls; returns
-    ``(outcome, notes)``.
+    ``(outcome, reruns)``, ``reruns`` a list of :class:`scoring.Rerun`.
 
     The hidden tests' inputs reach the child only after its public results are final (see
     :meth:`Sandbox.run`). When the process does not reach the end (the watchdog killed it, or the
@@ -109,11 +107,11 @@ def evaluate(cells, bundle: Bundle, sandbox: Sandbox, *, slot: int = 0, limits: 
     hidden_ids = {t.id for t in bundle.tests if t.hidden}
     calls = bundle.calls()
     arrays = bundle.input_arrays()
-    skip_cells: dict[int, str] = {}
+    skip_cells: set[int] = set()
     received: dict = {}
-    notes: list[str] = []
+    reruns: list[Rerun] = []
     first = None
-    for attempt in range(MAX_RERUNS + 1):
+    for _ in range(MAX_RERUNS + 1):
         run_cells = [("pass  # skipped by the grader" if i in skip_cells else src) for i, src in enumerate(cells, 1)]
         public = [c for c in calls if c["id"] not in received and c["id"] not in hidden_ids]
         hidden = [c for c in calls if c["id"] not in received and c["id"] in hidden_ids]
@@ -124,12 +122,11 @@ def evaluate(cells, bundle: Bundle, sandbox: Sandbox, *, slot: int = 0, limits: 
         received.update(outcome.calls)
         if outcome.done:
             break
-        how = "运行超时被终止" if outcome.killed else "使程序退出或崩溃"
         finished = [c.get("index") for c in outcome.cells if isinstance(c.get("index"), int)]
         culprit = (max(finished) if finished else 0) + 1
         if not outcome.public_done and culprit <= len(cells):
-            skip_cells[culprit] = how
-            notes.append(f"{results.cell_label(cells, culprit)}{how}；评分时跳过了这个单元格，重新运行了其余部分。")
+            skip_cells.add(culprit)
+            reruns.append(Rerun(outcome.killed, cell=culprit))
         else:
             victim = next((c for c in (hidden if outcome.public_done else public) if c["id"] not in outcome.calls),
                           None)
@@ -139,14 +136,11 @@ def evaluate(cells, bundle: Bundle, sandbox: Sandbox, *, slot: int = 0, limits: 
             for c in public + hidden:
                 if c["function"] == victim["function"] and c["id"] not in outcome.calls:
                     received[c["id"]] = ({"status": "killed" if outcome.killed else "crashed"}, b"")
-            notes.append(f"测试 {victim['id']}（函数 {victim['function']}）{how}；这个函数余下的测试记为未通过，"
-                         "其余测试重新运行。")
-        if attempt == MAX_RERUNS:
-            notes.append("重新运行的次数已用完，剩下的测试没有结果。")
+            reruns.append(Rerun(outcome.killed, test_id=victim["id"], function=victim["function"]))
     merged = outcome
     merged.calls = received
     merged.cells = first.cells
-    return merged, notes
+    return merged, reruns
 
 
 def grade_bytes(data: bytes, bundle: Bundle, sandbox: Sandbox, *, student: str, slot: int = 0,
@@ -162,8 +156,8 @@ def grade_bytes(data: bytes, bundle: Bundle, sandbox: Sandbox, *, student: str, 
             return results.build(bundle, problem=f"无法评分：{error}", status="invalid",
                                  execution_time=time.monotonic() - started, **common)
         cells = notebook.code_cells(nb)
-        outcome, notes = evaluate(cells, bundle, sandbox, slot=slot, limits=limits)
-        return results.build(bundle, outcome=outcome, cells=cells, notes=notes, execution_time=time.monotonic() - started,
+        outcome, reruns = evaluate(cells, bundle, sandbox, slot=slot, limits=limits)
+        return results.build(bundle, outcome=outcome, cells=cells, reruns=reruns, execution_time=time.monotonic() - started,
                              limits=limits or sandbox.limits, **common)
     except Exception as error:  # noqa: BLE001 - a grader bug must not cost the batch
         print(safe_text(f"cnnlab-grade: internal error while grading {student}: {type(error).__name__}: {error}", 2000),
@@ -350,7 +344,7 @@ def grade_class(submissions_dir, lab_path, out_dir, *, jobs: int | None = None, 
         report.refused = [e for e in entries if e.problem is not None]
         notes = {e.student: e.note for e in entries if e.note}
         report.gradebook = out_dir / "gradebook.csv"
-        atomic_write(report.gradebook, results.gradebook_csv(
+        atomic_write(report.gradebook, gradebook_csv(
             report.rows, [q.id for q in bundle.questions], refused=[(e.student, e.shown, e.problem)
                                                                        for e in report.refused], notes=notes))
     report.seconds = time.monotonic() - started
