@@ -104,3 +104,17 @@ def test_the_command_line_refuses_an_old_bundle_with_the_message(bundle_dir, tmp
     error = capsys.readouterr().err
     assert error.startswith(f"cnnlab-grade grade: {copy / 'lab.json'}: bundle format {FORMAT_VERSION - 1}, "
                             f"this grader reads {FORMAT_VERSION}: rebuild it with cnnlab-grade generate")
+
+
+def test_the_limits_in_a_source_notebook_are_checked_like_the_bundle():
+    from cnnlab.grading.authoring import AuthoringError, lab_limits
+
+    assert lab_limits({"limits": {"call_timeout": 2}}) == Limits(call_timeout=2)
+    assert lab_limits({}) == Limits()
+    for limits, message in [({"call_timeout": "fast"}, "field metadata.cnnlab.limits.call_timeout: expected a number, "
+                                                        "got str 'fast'"),
+                            ({"memory": 1}, "field metadata.cnnlab.limits.memory: not a field of Limits"),
+                            ([1], "field metadata.cnnlab.limits: expected an object, got list [1]")]:
+        with pytest.raises(AuthoringError) as error:
+            lab_limits({"limits": limits})
+        assert message in str(error.value)
