@@ -2,8 +2,8 @@
 
 ``unpad2d`` and ``col2im`` are the NumPy module's code run on tensors (``_mirror.py``). Written here
 because torch spells them differently: ``pad2d`` (``torch.nn.functional.pad`` lists the last axis
-first), ``sliding_windows`` (``Tensor.unfold`` instead of ``as_strided``, which would not check
-bounds) and ``zeros`` (``new_zeros``: on the device of the tensor it is like).
+first), ``sliding_windows`` (``Tensor.unfold``, torch's own sliding-window view, where NumPy strides
+by bytes with ``as_strided``) and ``zeros`` (``new_zeros``: on the device of the tensor it is like).
 """
 
 from __future__ import annotations
