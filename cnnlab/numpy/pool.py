@@ -7,6 +7,10 @@ with ``col2im``: all of it to the window's maximum, or an equal share to every e
 ``max_unpool2d`` puts the maxima back where ``max_pool2d(..., return_indices=True)`` found them
 and fills the rest with zeros.
 
+The public ``op`` and ``op_backward`` check their arguments and work out the plan (the windows' geometry);
+the private ``_op`` and ``_op_backward`` do the math, one per direction. (``cnnlab.torch`` runs these same
+functions on tensors, see ``cnnlab/torch/_mirror.py``.)
+
 Layout NCHW; arguments and results as ``torch.nn.functional``. Shapes: N batch, C channels,
 H, W input size, KH, KW kernel size, OH, OW output size, SH, SW stride, PH, PW padding,
 DH, DW dilation.
@@ -18,11 +22,12 @@ import numpy as np
 
 # The input checks, shared with cnnlab.torch: pool_geometry (cnnlab/_geometry.py) validates a pooling's
 # arguments and returns its windows: kernel, stride, dilation, padding, the padding actually added (ceil_mode
-# may need more at the bottom / right) and the output size; check_avg and unpool_geometry (cnnlab/_checks.py)
-# check the other arguments; check_grad_out checks a backward's incoming gradient.
+# may need more at the bottom / right) and the output size; check_avg and unpool_geometry check the other
+# arguments; check_grad_out checks a backward's incoming gradient.
 from .._checks import check_avg, check_grad_out
 from .._geometry import pool_geometry, unpool_geometry
-from .windows import col2im, pad2d, sliding_windows, unpad2d
+from ._arrays import check_arrays
+from .windows import arange, col2im, pad2d, put_along_axis, sliding_windows, take_along_axis, unpad2d, zeros
 
 __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
            "max_unpool2d", "max_unpool2d_backward"]
@@ -33,68 +38,61 @@ __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backwa
 # ----------------------------------------------------------------------------------------------------------------
 
 def _window_max(windows):
-    """The maximum of every window and its place k = i * KW + j in the window, the clear way.
+    """The maximum of every window and its place k = i * KW + j in the window.
 
     Args:
         windows: (N, C, KH, KW, OH, OW) from ``sliding_windows``.
 
     Returns:
-        out: (N, C, OH, OW) the maxima; arg: (N, C, OH, OW) int, the first maximum's k (a NaN wins: its value
-            is NaN, as in torch).
+        out: (N, C, OH, OW) the maxima; k: (N, C, OH, OW) int, the first maximum's place (ties keep the first
+            element; a NaN wins, the first one, and the maximum is NaN, as np.argmax and torch).
+
+    The clear way is ``windows.reshape(N, C, KH * KW, OH, OW).argmax(axis=2)``; an argmax along a middle axis
+    steps through the windows one at a time. Here one copy puts element k of every window in a contiguous
+    block, and KH * KW - 1 whole-array comparisons keep a running maximum (tests hold the two equal).
     """
     N, C, KH, KW, OH, OW = windows.shape
-    windows = windows.reshape(N, C, KH * KW, OH, OW)  # the KH * KW elements of each window along axis 2
-    arg = windows.argmax(axis=2)  # (N, C, OH, OW)
-    out = np.take_along_axis(windows, arg[:, :, None], axis=2)[:, :, 0]
-    return out, arg
+    elements = np.moveaxis(windows, (2, 3), (0, 1)).reshape(KH * KW, N, C, OH, OW)  # the copy
+    out = elements[0]
+    k = np.zeros_like(out, dtype=np.uint8 if KH * KW <= 256 else np.int64)  # small ints: less to write
+    for e in range(1, KH * KW):
+        # element e wins where it is larger, or NaN where the maximum so far is not: "not (element <= out)"
+        # holds for both, and "out == out" fails only where out is NaN
+        wins = ~(elements[e] <= out) & (out == out)
+        k += wins * (e - k)  # k = e where element e wins (arithmetic: np.where is slow on random masks)
+        out = np.maximum(out, elements[e])  # the winner's value (NaN if any; a tie of 0 and -0 may give -0)
+    return out, np.asarray(k, dtype=np.int64)
 
 
-def _window_max_fast(windows):
-    """``_window_max`` (same arguments, same results; tests hold them equal), as a running maximum.
-
-    Why: argmax along a middle axis copies the windows and then loops over them one by one; here one copy puts
-    element k of every window in a contiguous block and KH * KW - 1 whole-array comparisons do the rest.
-    """
-    N, C, KH, KW, OH, OW = windows.shape
-    elements = np.ascontiguousarray(windows.transpose(2, 3, 0, 1, 4, 5)).reshape(KH * KW, N, C, OH, OW)
-    out, arg = elements[0], np.zeros((N, C, OH, OW), dtype=np.min_scalar_type(KH * KW))  # small ints: less to write
-    for k in range(1, KH * KW):
-        # element k wins if it is larger, or if it is the first NaN (np.argmax's rule); ties keep the first
-        wins = (elements[k] > out) | (np.isnan(elements[k]) & ~np.isnan(out))
-        arg += wins * (k - arg)  # arg = k where element k wins (arithmetic: np.where is slow on random masks)
-        out = np.maximum(out, elements[k])  # the value of the winner (NaN if any; a tie of 0 and -0 may give -0)
-    return out, arg.astype(np.intp)
-
-
-def _window_argmax(op, x, kernel_size, stride, padding, dilation, ceil_mode):
+def _window_argmax(x, geometry):
     """The maximum of every window and where it is; shared by max_pool2d and its backward.
+
+    Args:
+        x: (N, C, H, W); geometry: (kernel, stride, dilation, padding, pads, (OH, OW)) from ``pool_geometry``.
 
     Returns:
         out: (N, C, OH, OW) the maxima.
-        i, j: (N, C, OH, OW) int, the row and column of each maximum inside its window
+        i, j: (N, C, OH, OW) int64, the row and column of each maximum inside its window
             (the first one when several elements tie, as in torch).
-        h, w: (N, C, OH, OW) int, its row and column in the input: h = oh * SH - PH + i * DH.
-        geometry: (kernel, stride, dilation, padding, pads, (OH, OW)) from ``pool_geometry``.
+        h, w: (N, C, OH, OW) int64, its row and column in the input: h = oh * SH - PH + i * DH.
     """
-    geometry = kernel, stride, dilation, padding, pads, (OH, OW) = pool_geometry(
-        op, x, kernel_size, stride, padding, dilation, ceil_mode)
+    kernel, stride, dilation, padding, pads, (OH, OW) = geometry
     N, C, H, W = x.shape
     (KH, KW), (SH, SW), (DH, DW), (PH, PW) = kernel, stride, dilation, padding
     xp = pad2d(x, pads, value=-np.inf)  # the border can never beat an input element
-    windows = sliding_windows(xp, kernel, stride, dilation, (OH, OW))  # (N, C, KH, KW, OH, OW)
-    out, arg = _window_max_fast(windows)  # the same numbers as _window_max, about 5x faster
-    i, j = np.divmod(arg, KW)
-    top = (np.arange(OH) * SH - PH)[:, None]  # (OH, 1) first row of each window, in input coordinates
-    left = (np.arange(OW) * SW - PW)[None, :]  # (1, OW) first column
+    out, k = _window_max(sliding_windows(xp, kernel, stride, dilation, (OH, OW)))
+    i, j = k // KW, k % KW
+    top = (arange(OH, like=k) * SH - PH)[:, None]  # (OH, 1) first row of each window, in input coordinates
+    left = arange(OW, like=k) * SW - PW  # (OW,) first column
     h, w = top + i * DH, left + j * DW
-    # Torch never picks the border: where the maximum is a border element (the window holds only -inf, or
-    # only padding, possible with dilation) it takes the window's first element with h >= 0 and w >= 0.
-    on_border = (h < 0) | (h >= H) | (w < 0) | (w >= W)
-    if on_border.any():
-        i = np.where(on_border, np.maximum(0, -(top // DH)), i)
-        j = np.where(on_border, np.maximum(0, -(left // DW)), j)
+    if any(pads):
+        # Torch never picks the border: where the maximum is a border element (the window holds only -inf, or
+        # only padding, possible with dilation) it takes the window's first element with h >= 0 and w >= 0.
+        on_border = (h < 0) | (h >= H) | (w < 0) | (w >= W)
+        i = np.where(on_border, np.where(top < 0, -(top // DH), 0), i)
+        j = np.where(on_border, np.where(left < 0, -(left // DW), 0), j)
         h, w = top + i * DH, left + j * DW
-    return out, i, j, h, w, geometry
+    return out, i, j, h, w
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -113,10 +111,16 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
         indices (only with ``return_indices``): (N, C, OH, OW) int64, the flat index h * W + w of each
             maximum in its (H, W) input plane, as in torch; ``max_unpool2d`` takes it.
     """
-    out, _, _, h, w, _ = _window_argmax("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
-    if not return_indices:
-        return out
-    return out, (h * x.shape[3] + w).astype(np.int64)  # flat index into the (H, W) plane
+    op = "max_pool2d"
+    check_arrays(op, (x, "input"))
+    geometry = pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode)
+    out, indices = _max_pool2d(x, geometry)
+    return (out, indices) if return_indices else out
+
+
+def _max_pool2d(x, geometry):
+    out, _, _, h, w = _window_argmax(x, geometry)
+    return out, h * x.shape[3] + w  # the maxima, and their flat indices into the (H, W) plane
 
 
 def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -133,12 +137,18 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilati
             several overlapping windows collects the gradient of each.
     """
     op = "max_pool2d_backward"
-    _, i, j, _, _, (kernel, stride, dilation, _, pads, (OH, OW)) = _window_argmax(
-        op, x, kernel_size, stride, padding, dilation, ceil_mode)
+    check_arrays(op, (x, "input"), (grad_out, "grad_out"))
+    geometry = pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode)
+    check_grad_out(op, grad_out, x, (*x.shape[:2], *geometry[-1]))
+    return _max_pool2d_backward(grad_out, x, geometry)
+
+
+def _max_pool2d_backward(grad_out, x, geometry):
+    kernel, stride, dilation, _, pads, (OH, OW) = geometry
     N, C, H, W = x.shape
     KH, KW = kernel
-    check_grad_out(op, grad_out, x, (N, C, OH, OW))
-    is_max = (i * KW + j)[:, :, None] == np.arange(KH * KW)[:, None, None]  # (N, C, KH*KW, OH, OW) one-hot
+    _, i, j, _, _ = _window_argmax(x, geometry)
+    is_max = (i * KW + j)[:, :, None] == arange(KH * KW, like=i)[:, None, None]  # (N, C, KH*KW, OH, OW) one-hot
     cols = (is_max * grad_out[:, :, None]).reshape(N, C, KH, KW, OH, OW)
     grad_xp = col2im(cols, (pads[0] + H + pads[1], pads[2] + W + pads[3]), stride, dilation)
     return unpad2d(grad_xp, pads)
@@ -148,22 +158,36 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilati
 # average pooling
 # ----------------------------------------------------------------------------------------------------------------
 
-def _avg_divisor(in_hw, kernel, stride, padding, out_hw, count_include_pad, divisor_override, dtype):
-    """(OH, OW): the number each window's sum is divided by, as in torch.
+def _avg_divisor(x, geometry, count_include_pad, divisor_override):
+    """(OH, OW): the number each window's sum is divided by, as in torch (in x's dtype).
 
     With ``count_include_pad`` the padding counts (but not what a ceil_mode window hangs past it),
     without it only the input elements count; ``divisor_override`` replaces both.
     """
+    kernel, stride, _, padding, _, out_hw = geometry
     if divisor_override is not None:
-        return np.full(out_hw, divisor_override, dtype=dtype)
+        return int(divisor_override)  # a Python int keeps x's dtype
     sizes = []
-    for size, k, s, p, n in zip(in_hw, kernel, stride, padding, out_hw):
-        start = np.arange(n) * s - p  # first row (column) of each window, in input coordinates
-        end = np.minimum(start + k, size + p)
+    for size, k, s, p, n in zip(x.shape[2:], kernel, stride, padding, out_hw):
+        start = arange(n, like=x) * s - p  # first row (column) of each window, in input coordinates
+        end = (start + k).clip(max=size + p)
         if not count_include_pad:
-            start, end = np.maximum(start, 0), np.minimum(end, size)
+            start, end = start.clip(min=0), end.clip(max=size)
         sizes.append(end - start)
-    return np.multiply.outer(sizes[0], sizes[1]).astype(dtype)
+    return sizes[0][:, None] * sizes[1][None, :]
+
+
+def _window_sum(windows):
+    """``windows.sum(axis=(2, 3))``: (N, C, KH, KW, OH, OW) -> (N, C, OH, OW); tests hold the two equal.
+
+    Why: a sum over two middle axes of a strided view steps through it one window element at a time;
+    adding up the KH * KW slices (one strided slice per kernel element, as in ``col2im``) is vectorised.
+    """
+    KH, KW = windows.shape[2:4]
+    total = windows[:, :, 0, 0] + 0  # a new array: the sums go into it
+    for k in range(1, KH * KW):
+        total += windows[:, :, k // KW, k % KW]
+    return total
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
@@ -181,26 +205,16 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
         out: (N, C, OH, OW), OH = (H + 2 * PH - KH) // SH + 1 (rounded up with ceil_mode).
     """
     op = "avg_pool2d"
+    check_arrays(op, (x, "input"))
     check_avg(op, count_include_pad, divisor_override)
-    kernel, stride, _, padding, pads, out_hw = pool_geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
-    xp = pad2d(x, pads)
-    windows = sliding_windows(xp, kernel, stride, (1, 1), out_hw)  # (N, C, KH, KW, OH, OW)
-    divisor = _avg_divisor(x.shape[2:], kernel, stride, padding, out_hw, count_include_pad, divisor_override,
-                           x.dtype)
-    return _window_sum_fast(windows) / divisor  # = windows.sum(axis=(2, 3)), about 8x faster
+    geometry = pool_geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
+    return _avg_pool2d(x, geometry, count_include_pad, divisor_override)
 
 
-def _window_sum_fast(windows):
-    """``windows.sum(axis=(2, 3))``: (N, C, KH, KW, OH, OW) -> (N, C, OH, OW); tests hold the two equal.
-
-    Why: np.sum over two middle axes of a strided view steps through it one window element at a time;
-    adding up the KH * KW slices (one strided slice per kernel element, as in ``col2im``) is vectorised.
-    """
-    KH, KW = windows.shape[2:4]
-    total = windows[:, :, 0, 0].copy()
-    for k in range(1, KH * KW):
-        total += windows[:, :, k // KW, k % KW]
-    return total
+def _avg_pool2d(x, geometry, count_include_pad, divisor_override):
+    kernel, stride, _, _, pads, out_hw = geometry
+    windows = sliding_windows(pad2d(x, pads), kernel, stride, (1, 1), out_hw)  # (N, C, KH, KW, OH, OW)
+    return _window_sum(windows) / _avg_divisor(x, geometry, count_include_pad, divisor_override)
 
 
 def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
@@ -215,12 +229,17 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_m
         grad_x: (N, C, H, W) (one input, so one array, not a tuple); overlapping windows add up.
     """
     op = "avg_pool2d_backward"
+    check_arrays(op, (x, "input"), (grad_out, "grad_out"))
     check_avg(op, count_include_pad, divisor_override)
-    kernel, stride, _, padding, pads, (OH, OW) = pool_geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
+    geometry = pool_geometry(op, x, kernel_size, stride, padding, 1, ceil_mode)
+    check_grad_out(op, grad_out, x, (*x.shape[:2], *geometry[-1]))
+    return _avg_pool2d_backward(grad_out, x, geometry, count_include_pad, divisor_override)
+
+
+def _avg_pool2d_backward(grad_out, x, geometry, count_include_pad, divisor_override):
+    kernel, stride, _, _, pads, (OH, OW) = geometry
     N, C, H, W = x.shape
-    check_grad_out(op, grad_out, x, (N, C, OH, OW))
-    divisor = _avg_divisor((H, W), kernel, stride, padding, (OH, OW), count_include_pad, divisor_override, x.dtype)
-    share = grad_out / divisor  # (N, C, OH, OW): what each element of a window gets
+    share = grad_out / _avg_divisor(x, geometry, count_include_pad, divisor_override)  # what each element gets
     cols = np.broadcast_to(share[:, :, None, None], (N, C, *kernel, OH, OW))  # the same share for all KH * KW
     grad_xp = col2im(cols, (pads[0] + H + pads[1], pads[2] + W + pads[3]), stride, (1, 1))
     return unpad2d(grad_xp, pads)
@@ -244,11 +263,17 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     Returns:
         out: (N, C, H_out, W_out)
     """
-    H_out, W_out = unpool_geometry("max_unpool2d", x, indices, kernel_size, stride, padding, output_size)
+    op = "max_unpool2d"
+    check_arrays(op, (x, "input"), (indices, "indices"))
+    out_hw = unpool_geometry(op, x, indices, kernel_size, stride, padding, output_size)
+    return _max_unpool2d(x, indices, out_hw)
+
+
+def _max_unpool2d(x, indices, out_hw):
     N, C = x.shape[:2]
-    out = np.zeros((N, C, H_out * W_out), dtype=x.dtype)
-    np.put_along_axis(out, indices.reshape(N, C, -1), x.reshape(N, C, -1), axis=2)
-    return out.reshape(N, C, H_out, W_out)
+    out = zeros((N, C, out_hw[0] * out_hw[1]), like=x)
+    put_along_axis(out, indices.reshape(N, C, -1), x.reshape(N, C, -1), axis=2)  # out[n, c, indices[n, c, k]] = x[n, c, k]
+    return out.reshape(N, C, *out_hw)
 
 
 def max_unpool2d_backward(grad_out, x, indices, kernel_size, stride=None, padding=0, output_size=None):
@@ -262,8 +287,13 @@ def max_unpool2d_backward(grad_out, x, indices, kernel_size, stride=None, paddin
         (grad_x, None): (N, C, H, W), and None for ``indices`` (integers have no gradient).
     """
     op = "max_unpool2d_backward"
-    H_out, W_out = unpool_geometry(op, x, indices, kernel_size, stride, padding, output_size)
+    check_arrays(op, (x, "input"), (indices, "indices"), (grad_out, "grad_out"))
+    out_hw = unpool_geometry(op, x, indices, kernel_size, stride, padding, output_size)
+    check_grad_out(op, grad_out, x, (*x.shape[:2], *out_hw))
+    return _max_unpool2d_backward(grad_out, x, indices, out_hw)
+
+
+def _max_unpool2d_backward(grad_out, x, indices, out_hw):
     N, C = x.shape[:2]
-    check_grad_out(op, grad_out, x, (N, C, H_out, W_out))
-    grad_x = np.take_along_axis(grad_out.reshape(N, C, -1), indices.reshape(N, C, -1), axis=2)
+    grad_x = take_along_axis(grad_out.reshape(N, C, -1), indices.reshape(N, C, -1), axis=2)
     return grad_x.reshape(x.shape), None

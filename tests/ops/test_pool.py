@@ -105,35 +105,47 @@ def test_max_pool2d_ties_go_to_the_first_maximum(backend):
     np.testing.assert_array_equal(grad[0, 0], [[1, 0], [0, 0]])
 
 
+def window_views(backend, x, kernel, stride, dilation):
+    """The windows of x (NumPy) and the same windows on the backend, as ``pool.py``'s private functions see them."""
+    out_hw = tuple(out_size(n, k, s, 0, d, "test") for n, k, s, d in zip(x.shape[2:], kernel, stride, dilation))
+    pool = backend.ops.pool  # cnnlab.numpy.pool or cnnlab.torch.pool
+    return numpy_pool.sliding_windows(x, kernel, stride, dilation, out_hw), \
+        pool, pool.sliding_windows(backend.tensor(x), kernel, stride, dilation, out_hw)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("fill", ["normal", "ties", "-inf", "nan"])
 @pytest.mark.parametrize("kernel, stride, dilation", [((2, 2), (2, 2), (1, 1)), ((3, 2), (1, 2), (2, 1)),
-                                                      ((1, 1), (1, 1), (1, 1)), ((4, 4), (3, 3), (1, 1))])
-def test_window_max_fast_equals_window_max(dtype, fill, kernel, stride, dilation):
+                                                      ((1, 1), (1, 1), (1, 1)), ((4, 4), (3, 3), (1, 1)),
+                                                      ((17, 16), (2, 3), (1, 1))])  # 272 > 256 elements
+def test_window_max_is_the_first_argmax(backend, dtype, fill, kernel, stride, dilation):
+    """The running maximum of ``_window_max`` gives what the clear argmax along the window gives: ties keep
+    the first element, the first NaN wins and the maximum is NaN (the torch comparisons above have no NaN)."""
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 3, (2, 3, 11, 12)).astype(dtype) if fill == "ties" else rng.standard_normal((2, 3, 11, 12))
+    shape = (2, 3, 11 + kernel[0], 12 + kernel[1])
+    x = rng.integers(0, 3, shape).astype(dtype) if fill == "ties" else rng.standard_normal(shape)
     if fill in ("-inf", "nan"):
         x = np.where(rng.random(x.shape) < 0.4, -np.inf if fill == "-inf" else np.nan, x)
-    x = x.astype(dtype)
-    out_hw = tuple(out_size(n, k, s, 0, d, "test") for n, k, s, d in zip(x.shape[2:], kernel, stride, dilation))
-    windows = numpy_pool.sliding_windows(x, kernel, stride, dilation, out_hw)
-    fast_out, fast_arg = numpy_pool._window_max_fast(windows)
-    out, arg = numpy_pool._window_max(windows)
-    np.testing.assert_array_equal(fast_arg, arg)
-    np.testing.assert_array_equal(fast_out, out)  # NaN where NaN
-    assert fast_out.dtype == out.dtype == dtype and fast_arg.dtype == arg.dtype
+    windows, pool, backend_windows = window_views(backend, x.astype(dtype), kernel, stride, dilation)
+    N, C, KH, KW, OH, OW = windows.shape
+    flat = windows.reshape(N, C, KH * KW, OH, OW)  # the clear way: argmax along the window's elements
+    expected_k = flat.argmax(axis=2)
+    expected = np.take_along_axis(flat, expected_k[:, :, None], axis=2)[:, :, 0]
+    out, k = backend.numpy(pool._window_max(backend_windows))
+    np.testing.assert_array_equal(k, expected_k)
+    np.testing.assert_array_equal(out, expected)  # NaN where NaN
+    assert out.dtype == dtype and k.dtype == np.int64
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kernel, stride", [((2, 2), (2, 2)), ((3, 2), (1, 2)), ((1, 1), (1, 1)), ((4, 4), (3, 3))])
-def test_window_sum_fast_equals_sum(dtype, kernel, stride):
+def test_window_sum_equals_sum(backend, dtype, kernel, stride):
     x = np.random.default_rng(0).standard_normal((2, 3, 11, 12)).astype(dtype)
-    out_hw = tuple(out_size(n, k, s, 0, 1, "test") for n, k, s in zip(x.shape[2:], kernel, stride))
-    windows = numpy_pool.sliding_windows(x, kernel, stride, (1, 1), out_hw)
-    fast = numpy_pool._window_sum_fast(windows)
-    assert fast.dtype == dtype
+    windows, pool, backend_windows = window_views(backend, x, kernel, stride, (1, 1))
+    total = backend.numpy(pool._window_sum(backend_windows))
+    assert total.dtype == dtype
     tol = 1e-6 if dtype == np.float32 else 1e-14  # the order of the additions may differ
-    np.testing.assert_allclose(fast, windows.sum(axis=(2, 3)), rtol=tol, atol=tol)
+    np.testing.assert_allclose(total, windows.sum(axis=(2, 3)), rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("kwargs", [
