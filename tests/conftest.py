@@ -11,9 +11,14 @@ import pytest
 from hypothesis import settings
 
 # Property tests draw the same examples on every run (CI must not fail on one machine and pass on
-# the next); `pytest --hypothesis-profile=explore` draws fresh ones to hunt for new failures.
-settings.register_profile("default", derandomize=True, deadline=None)
-settings.register_profile("explore", derandomize=False, deadline=None)
+# the next); `pytest -m hypothesis --hypothesis-profile=explore` draws fresh ones, EXPLORE_SCALE times as
+# many, to hunt for new failures (scripts/test.sh runs it after the suite; print_blob: a failure prints
+# the @reproduce_failure line that replays it). A test's own max_examples is its count in the default
+# profile: tests/ops/oracle.py's property_settings scales it by the profile's max_examples / 100.
+EXPLORE_SCALE = 3
+settings.register_profile("default", derandomize=True, deadline=None, max_examples=100)
+settings.register_profile("explore", derandomize=False, deadline=None, max_examples=100 * EXPLORE_SCALE,
+                          print_blob=True)
 settings.load_profile("default")
 
 

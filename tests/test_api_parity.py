@@ -29,7 +29,7 @@ from functools import cache
 
 import pytest
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 
 NUMPY, TORCH = "cnnlab.numpy", "cnnlab.torch"
 
@@ -53,6 +53,7 @@ ALLOWED = {
     **_each("conversion between the backends lives on the torch side (NumPy must not need torch)",
             "convert", "copy_weights", "from_torch", "to_numpy", "to_tensor", "to_torch"),
     "gradcheck.backward_of": "NumPy's gradcheck looks up op_backward by name; torch's uses autograd",
+    "fast": "faster NumPy versions of the hot ops for the NumPy layers (cs231n's fast_layers); torch is fast",
     # --- device= where torch creates tensors ----------------------------------------------------------------
     **_each("torch creates the tensor on a device (default: default_device())",
             "dropout_mask(device)", "layers.init_weight(device)", "layers.Conv2d(device)",
@@ -107,7 +108,8 @@ def _ours(obj) -> bool:
 
 
 def _compare_signatures(key, a, b, diffs):
-    sa, sb = inspect.signature(a).parameters, inspect.signature(b).parameters
+    """``a``, ``b``: callables or their signatures."""
+    sa, sb = (s.parameters if isinstance(s, inspect.Signature) else inspect.signature(s).parameters for s in (a, b))
     for name in sa.keys() | sb.keys():
         pa, pb = sa.get(name), sb.get(name)
         if pa is None or pb is None:
@@ -150,9 +152,18 @@ def _owner(prefix, cls, name, public_classes, method=None) -> str:
     return f"{prefix}{public_classes[base]}.{name}"
 
 
+def _constructor(cls):
+    """What ``cls(...)`` takes: cnnlab's ``__init__``, nothing for ``object``'s or ``torch.nn.Module``'s (its
+    ``*args, **kwargs`` accept nothing), None for another library's class (``torch.nn.Parameter``)."""
+    init = cls.__init__
+    if _ours(init):
+        return inspect.signature(cls)
+    return inspect.Signature() if init in (object.__init__, torch.nn.Module.__init__) else None
+
+
 def _compare_classes(key, prefix, a, b, public_a, public_b, diffs):
-    if _ours(a) and _ours(b):
-        _compare_signatures(key, a, b, diffs)
+    if _ours(a) and _ours(b) and None not in (_constructor(a), _constructor(b)):
+        _compare_signatures(key, _constructor(a), _constructor(b), diffs)
     methods_a, methods_b = _methods(a), _methods(b)
     for name in methods_a.keys() - methods_b.keys():
         if not hasattr(b, name):

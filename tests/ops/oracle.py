@@ -18,9 +18,11 @@ F = torch.nn.functional
 
 def property_settings(max_examples: int) -> settings:
     """Hypothesis settings for a property test that takes the ``backend`` fixture: ``max_examples``
-    examples, no deadline. The fixture is stateless (it only picks a module), so sharing it between
-    examples is safe and the function-scoped-fixture health check is switched off."""
-    return settings(deadline=None, max_examples=max_examples,
+    examples in the default profile (the explore profile draws more: see tests/conftest.py), no deadline.
+    The fixture is stateless (it only picks a module), so sharing it between examples is safe and the
+    function-scoped-fixture health check is switched off."""
+    scale = settings.default.max_examples / 100  # the loaded profile's max_examples; 100 in the default one
+    return settings(deadline=None, max_examples=max(1, round(max_examples * scale)),
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
