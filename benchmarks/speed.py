@@ -300,6 +300,7 @@ class FastConv2d(cn.Conv2d):
 
     def backward(self, grad_out):
         grad_x, grad_w, grad_b = fast.conv2d_backward(grad_out, self.fast_cache)
+        self.fast_cache = None  # the columns are freed now, not when the next forward replaces them
         self.weight.accumulate(grad_w)
         if self.bias is not None:
             self.bias.accumulate(grad_b)
@@ -315,7 +316,9 @@ class FastMaxPool2d(cn.MaxPool2d):
         return out
 
     def backward(self, grad_out):
-        return fast.max_pool2d_backward(grad_out, self.fast_cache)
+        grad_x = fast.max_pool2d_backward(grad_out, self.fast_cache)
+        self.fast_cache = None
+        return grad_x
 
 
 class FastReLU(cn.ReLU):

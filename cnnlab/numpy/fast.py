@@ -203,7 +203,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     out_shape = (N, groups * C_out_per_group, H_out, W_out)
     out = _col2im(stamps, out_shape, stride, dilation, pads)  # add the stamps up; the padding is cut off
     if bias is not None:
-        out = out + bias.reshape(1, -1, 1, 1)
+        out += bias.reshape(1, -1, 1, 1)  # out is ours (fresh): no second copy
     return out, ConvCache(xs, weight, bias is not None, x.shape, out_shape, pads, stride, dilation, groups)
 
 
