@@ -29,9 +29,10 @@ import numpy as np
 # incoming gradient; check_arrays refuses what is not a NumPy array. Every public function below starts with them.
 from .._checks import check_grad_out
 from .._geometry import conv2d_geometry, conv_transpose2d_geometry
-from . import _conv_batch_last
 from ._arrays import check_arrays
 from .windows import col2im, pad2d, sliding_windows, unpad2d, zeros
+
+from . import _conv_batch_last  # NumPy only: the same numbers with the batch axis last, faster for wide windows
 
 __all__ = ["conv2d", "conv2d_backward", "conv2d_naive", "conv_transpose2d", "conv_transpose2d_backward"]
 
