@@ -1,7 +1,7 @@
 """Activation functions (激活函数) on torch tensors: ``cnnlab/numpy/activations.py``'s code.
 
 The functions, docstrings and math are those of the NumPy module, run with ``np`` = ``torch`` (see
-``_mirror.py``); each ``f`` is an autograd node whose backward is the hand-written ``_f_backward``, so
+``_mirror.py``); each ``f`` records an autograd node (its ``_f``) whose backward is the hand-written ``_f_backward``, so
 ``f(x).sum().backward()`` uses the course's formulas and not torch's. What torch does differently is
 defined here: ``exp`` needs no guard against underflow warnings, and the ``ACTIVATIONS`` registry holds
 this module's functions.
@@ -29,7 +29,8 @@ mirror(globals(), differentiable=dict.fromkeys(
     ["_sigmoid", "_tanh", "_step", "_softplus", "_relu", "_softsign", "_elu", "_log_sigmoid", "_swish", "_sinc",
      "_leaky_relu", "_mish"], 1))
 
-# The slides' gallery with this module's functions (mirror shares the NumPy registry's names and formulas).
+# The slides' gallery: the NumPy registry's names and formulas with this module's functions. (After mirror(),
+# which makes the functions; the NumPy dict it copies points to NumPy's.)
 ACTIVATIONS: dict[str, Activation] = {
     key: dataclasses.replace(a, fn=globals()[key], grad=globals()[key + "_grad"])
     for key, a in numpy_twin(__name__).ACTIVATIONS.items()

@@ -166,3 +166,22 @@ def test_integer_input_is_rejected(backend, name):
 def test_backward_rejects_grad_out_of_another_shape(backend):
     with pytest.raises(ValueError, match=r"relu_backward: grad_out must have shape \(2, 3\), got \(3, 2\)"):
         call(backend, "relu_backward", np.ones((3, 2)), np.ones((2, 3)))
+
+
+def test_numpy_activations_refuse_a_torch_tensor_with_a_hint():
+    with pytest.raises(TypeError, match=r"relu: input must be a numpy.ndarray, got torch.Tensor "
+                                        r"\(convert it with cnnlab.torch.to_numpy\)"):
+        cn.relu(torch.zeros(3))
+    with pytest.raises(TypeError, match=r"sigmoid_backward: grad_out must be a numpy.ndarray, got torch.Tensor"):
+        cn.sigmoid_backward(torch.zeros(3), np.zeros(3))
+
+
+@pytest.mark.parametrize("name", SLIDE_ORDER)
+def test_torch_results_stay_on_the_input_device(name):
+    """On torch's "meta" device nothing is computed: a result there means that no step of f, f' or the backward
+    made a tensor on the CPU by the way (what would fail, or copy, on a GPU)."""
+    ct = pytest.importorskip("cnnlab.torch")
+    x = torch.randn(2, 3, 4, 4, dtype=torch.float64, device="meta")
+    f, f_grad, f_backward = (getattr(ct, name + suffix) for suffix in ("", "_grad", "_backward"))
+    for out in (f(x), f_grad(x), f_backward(x, x)):
+        assert (out.device.type, out.shape, out.dtype) == ("meta", x.shape, x.dtype)

@@ -182,3 +182,53 @@ BAD_INPUT = [
 def test_rejects_bad_input(backend, fn, args, kwargs, error, match):
     with pytest.raises(error, match=match):
         call(backend, fn, *args, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dtypes, devices, masked classes
+# ---------------------------------------------------------------------------------------------
+
+def test_cross_entropy_ignores_classes_masked_with_minus_inf(backend):
+    """A wrong class whose score is -inf (masked out) has probability 0: the loss stays finite, as torch's."""
+    logits = np.array([[0.0, -np.inf, 1.0], [2.0, 0.5, -np.inf]])
+    target = np.array([0, 1])
+    expected, (expected_grad,) = torch_oracle(lambda t: F.cross_entropy(t, torch.tensor(target)), (logits,), 1.0)
+    assert_close(call(backend, "cross_entropy", logits, target), expected)
+    assert_close(call(backend, "cross_entropy_backward", 1.0, logits, target)[0], expected_grad)
+
+
+def test_loss_gradients_keep_the_dtype_of_the_input(backend):
+    """A float64 grad_out (NumPy's default) does not turn the gradient of float32 logits into float64."""
+    logits, x = randn(0, 4, 3, dtype=np.float32), randn(1, 4, 3, dtype=np.float32)
+    grad_out = np.array(2.0)
+    grad, _ = call(backend, "cross_entropy_backward", grad_out, logits, np.array([0, 2, 1, 1]))
+    grad_input, grad_target = call(backend, "mse_loss_backward", grad_out, x, logits)
+    assert grad.dtype == grad_input.dtype == grad_target.dtype == np.float32
+    with pytest.raises(ValueError, match=r"mse_loss_backward: grad_out must be a scalar \(the loss is a mean\), "
+                                         r"got shape \(3,\)"):
+        call(backend, "mse_loss_backward", np.ones(3), x, logits)
+
+
+def test_numpy_losses_refuse_a_torch_tensor_with_a_hint():
+    with pytest.raises(TypeError, match=r"softmax: input must be a numpy.ndarray, got torch.Tensor "
+                                        r"\(convert it with cnnlab.torch.to_numpy\)"):
+        cn.softmax(torch.zeros(2, 3))
+    with pytest.raises(TypeError, match=r"l2_penalty: params\[1\] must be a numpy.ndarray, got torch.Tensor"):
+        cn.l2_penalty([np.ones(3), torch.ones(3)], 0.1)
+
+
+def test_torch_losses_stay_on_the_input_device():
+    """On torch's "meta" device nothing is computed: a result there means that no step made a tensor on the
+    CPU by the way. (cross_entropy checks its targets' values, which meta tensors do not have.)"""
+    ct = pytest.importorskip("cnnlab.torch")
+    x, y = (torch.randn(4, 3, 5, 5, device="meta") for _ in range(2))
+    outs = [ct.softmax(x, dim=1), ct.softmax_backward(y, x, dim=1), ct.log_softmax(x, dim=1),
+            ct.log_softmax_backward(y, x, dim=1), ct.mse_loss(x, y), *ct.mse_loss_backward(1.0, x, y),
+            ct.l1_penalty([x, y], 0.1), *ct.l1_penalty_backward(1.0, [x, y], 0.1),
+            ct.l2_penalty([x, y], 0.1), *ct.l2_penalty_grad([x, y], 0.1)]
+    assert all(out.device.type == "meta" for out in outs)
+
+
+def test_penalty_of_no_parameters_is_zero(backend):
+    assert float(call(backend, "l1_penalty", [], 0.5)) == 0.0
+    assert float(call(backend, "l2_penalty", [], 0.5)) == 0.0
