@@ -72,7 +72,7 @@ def _window_argmax(x, geometry):
 
     Returns:
         out: (N, C, OH, OW) the maxima.
-        i, j: (N, C, OH, OW) int64, the row and column of each maximum inside its window
+        k: (N, C, OH, OW) int64, the place k = i * KW + j of each maximum inside its window: row i, column j
             (the first one when several elements tie, as in torch).
         h, w: (N, C, OH, OW) int64, its row and column in the input: h = oh * SH - PH + i * DH.
     """
@@ -81,7 +81,8 @@ def _window_argmax(x, geometry):
     (KH, KW), (SH, SW), (DH, DW), (PH, PW) = kernel, stride, dilation, padding
     xp = pad2d(x, pads, value=-np.inf)  # the border can never beat an input element
     out, k = _window_max(sliding_windows(xp, kernel, stride, dilation, (OH, OW)))
-    i, j = k // KW, k % KW
+    places = arange(KH * KW, like=k)
+    i, j = (places // KW)[k], (places % KW)[k]  # row and column in the window: looked up, cheaper than k // KW
     top = (arange(OH, like=k) * SH - PH)[:, None]  # (OH, 1) first row of each window, in input coordinates
     left = arange(OW, like=k) * SW - PW  # (OW,) first column
     h, w = top + i * DH, left + j * DW
@@ -92,7 +93,8 @@ def _window_argmax(x, geometry):
         i = np.where(on_border, np.where(top < 0, -(top // DH), 0), i)
         j = np.where(on_border, np.where(left < 0, -(left // DW), 0), j)
         h, w = top + i * DH, left + j * DW
-    return out, i, j, h, w
+        k = i * KW + j
+    return out, k, h, w
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -119,7 +121,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
 
 def _max_pool2d(x, geometry):
-    out, _, _, h, w = _window_argmax(x, geometry)
+    out, _, h, w = _window_argmax(x, geometry)
     return out, h * x.shape[3] + w  # the maxima, and their flat indices into the (H, W) plane
 
 
@@ -147,8 +149,8 @@ def _max_pool2d_backward(grad_out, x, geometry):
     kernel, stride, dilation, _, pads, (OH, OW) = geometry
     N, C, H, W = x.shape
     KH, KW = kernel
-    _, i, j, _, _ = _window_argmax(x, geometry)
-    is_max = (i * KW + j)[:, :, None] == arange(KH * KW, like=i)[:, None, None]  # (N, C, KH*KW, OH, OW) one-hot
+    _, k, _, _ = _window_argmax(x, geometry)
+    is_max = k[:, :, None] == arange(KH * KW, like=k)[:, None, None]  # (N, C, KH*KW, OH, OW) one-hot
     cols = (is_max * grad_out[:, :, None]).reshape(N, C, KH, KW, OH, OW)
     grad_xp = col2im(cols, (pads[0] + H + pads[1], pads[2] + W + pads[3]), stride, dilation)
     return unpad2d(grad_xp, pads)
