@@ -63,8 +63,10 @@ def _knows_backend(value) -> bool:
         origin = value.__name__
     elif isinstance(value, (str, bytes, int, float, bool, type(None))):
         return False
-    elif isinstance(value, tuple):
+    elif isinstance(value, (tuple, list, set, frozenset)):
         return any(_knows_backend(v) for v in value)
+    elif isinstance(value, dict):  # a registry of functions, e.g. activations.ACTIVATIONS
+        return any(_knows_backend(v) for v in value.values())
     else:
         origin = getattr(value, "__module__", None) or type(value).__module__
     return origin.split(".")[0] == "numpy" or origin.startswith("cnnlab.numpy")

@@ -25,13 +25,13 @@ __all__ = numpy_twin(__name__).__all__
 # exp of a number <= 0 is all that is ever asked for.
 _exp_nonpositive = torch.exp
 
+# The slides' gallery: the NumPy registry's names and formulas with this module's functions (filled in
+# below, once mirror() has made them).
+ACTIVATIONS: dict[str, Activation] = {}
+
 mirror(globals(), differentiable=dict.fromkeys(
     ["_sigmoid", "_tanh", "_step", "_softplus", "_relu", "_softsign", "_elu", "_log_sigmoid", "_swish", "_sinc",
      "_leaky_relu", "_mish"], 1))
 
-# The slides' gallery: the NumPy registry's names and formulas with this module's functions. (After mirror(),
-# which makes the functions; the NumPy dict it copies points to NumPy's.)
-ACTIVATIONS: dict[str, Activation] = {
-    key: dataclasses.replace(a, fn=globals()[key], grad=globals()[key + "_grad"])
-    for key, a in numpy_twin(__name__).ACTIVATIONS.items()
-}
+ACTIVATIONS.update({key: dataclasses.replace(a, fn=globals()[key], grad=globals()[key + "_grad"])
+                    for key, a in numpy_twin(__name__).ACTIVATIONS.items()})
