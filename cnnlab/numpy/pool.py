@@ -161,10 +161,10 @@ def _max_pool2d_backward(grad_out, x, geometry):
 # ----------------------------------------------------------------------------------------------------------------
 
 def _avg_divisor(x, geometry, count_include_pad, divisor_override):
-    """(OH, OW): the number each window's sum is divided by, as in torch (in x's dtype).
+    """(OH, OW) in x's dtype: the number each window's sum is divided by, as in torch.
 
     With ``count_include_pad`` the padding counts (but not what a ceil_mode window hangs past it),
-    without it only the input elements count; ``divisor_override`` replaces both.
+    without it only the input elements count; ``divisor_override`` (then returned as an int) replaces both.
     """
     kernel, stride, _, padding, _, out_hw = geometry
     if divisor_override is not None:
