@@ -131,6 +131,7 @@ class ConvCache:
     stride: tuple
     dilation: tuple
     groups: int
+    wide: bool = False  # conv2d only: the columns span whole padded rows (see ``_wide_windows``)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -147,11 +148,75 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     pads, stride, dilation, (OH, OW) = conv2d_geometry("conv2d", x, weight, bias, stride, padding, dilation, groups)
     N = x.shape[0]
     C_out, _, KH, KW = weight.shape
-    cols = _im2col(x, (KH, KW), stride, dilation, pads, (OH, OW)).reshape(groups, -1, N * OH * OW)
+    wide = _wide_pays_off(x.shape, pads, stride, OW)
+    if wide:
+        cols = _wide_windows(x, (KH, KW), dilation, pads, OH)  # (C, KH, KW, N, OH * Wp)
+        OW_cols = x.shape[3] + pads[2] + pads[3]  # Wp: each column row runs over the whole padded width
+    else:
+        cols, OW_cols = _im2col(x, (KH, KW), stride, dilation, pads, (OH, OW)), OW
+    cols = cols.reshape(groups, -1, N * OH * OW_cols)
     # One product per group for the whole batch: (G, C_out/G, K) @ (G, K, N*OH*OW), long rows BLAS splits well.
     out_t = weight.reshape(groups, C_out // groups, -1) @ cols
+    out_t = out_t.reshape(C_out, N, OH, OW_cols)[..., :OW]  # wide: drop the columns past the last window
     out = _batch_first(out_t, (N, C_out, OH, OW), bias)
-    return out, ConvCache(cols, weight, bias is not None, x.shape, out.shape, pads, stride, dilation, groups)
+    return out, ConvCache(cols, weight, bias is not None, x.shape, out.shape, pads, stride, dilation, groups, wide)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# stride 1: windows over whole padded rows (every im2col row is one contiguous copy)
+# ----------------------------------------------------------------------------------------------------------------
+# With stride 1, the OH x OW windows' element (i, j) reads the padded plane from (i * DH, j * DW) on, row by row.
+# Reading OH whole padded rows (OH * Wp numbers) instead makes that one contiguous slice of the flattened plane,
+# copied at memory speed, where im2col copies OH runs of only OW numbers (7 for a 7 x 7 image). The Wp - OW extra
+# columns per row cost that much more matrix product (9 / 7 for 7 x 7 images with padding 1) and are dropped.
+
+def _wide_pays_off(x_shape, pads, stride, OW):
+    """Stride 1, and the padded rows at most half as long again as the output's."""
+    return tuple(stride) == (1, 1) and x_shape[3] + pads[2] + pads[3] <= 1.5 * OW
+
+
+def _wide_planes(x_shape, pads, kernel, dilation, dtype):
+    """A zeroed flat buffer for the padded input (N, C, Hp, Wp), with a tail: the slice of the last kernel
+    element of the last plane runs (KW - 1) * DW numbers past its end. Returns (buffer, padded view)."""
+    N, C, H, W = x_shape
+    top, bottom, left, right = pads
+    Hp, Wp = top + H + bottom, left + W + right
+    flat = np.zeros(N * C * Hp * Wp + (kernel[1] - 1) * dilation[1], dtype=dtype)
+    return flat, flat[:N * C * Hp * Wp].reshape(N, C, Hp, Wp)
+
+
+def _wide_view(flat, x_shape, pads, kernel, dilation, OH):
+    """(C, KH, KW, N, OH * Wp) strided view of the flat padded buffer: element (i, j)'s rows of every plane."""
+    N, C, H, W = x_shape
+    Hp, Wp = pads[0] + H + pads[1], pads[2] + W + pads[3]
+    e = flat.itemsize
+    return np.lib.stride_tricks.as_strided(
+        flat, shape=(C, *kernel, N, OH * Wp),
+        strides=(Hp * Wp * e, dilation[0] * Wp * e, dilation[1] * e, C * Hp * Wp * e, e))
+
+
+def _wide_windows(x, kernel, dilation, pads, OH):
+    """x (N, C, H, W) -> (C, KH, KW, N, OH * Wp): row (c, i, j, n) is the padded plane (n, c) flattened, from
+    (i * DH, j * DW) on, OH * Wp numbers; its column oh * Wp + ow (ow < OW) is window (oh, ow)'s element (i, j)."""
+    N, C, H, W = x.shape
+    top, _, left, _ = pads
+    flat, planes = _wide_planes(x.shape, pads, kernel, dilation, x.dtype)
+    planes[:, :, top:top + H, left:left + W] = x
+    cols = np.empty((C, *kernel, N, OH * planes.shape[3]), dtype=x.dtype)
+    np.copyto(cols, _wide_view(flat, x.shape, pads, kernel, dilation, OH))  # contiguous runs of OH * Wp
+    return cols
+
+
+def _wide_col2im(grad_cols, x_shape, kernel, dilation, pads):
+    """The adjoint of ``_wide_windows``: (C, KH, KW, N, OH * Wp) -> (N, C, H, W), one contiguous addition per
+    kernel element (the extra columns hold 0: their gradient was 0)."""
+    OH = grad_cols.shape[-1] // (pads[2] + x_shape[3] + pads[3])
+    flat, planes = _wide_planes(x_shape, pads, kernel, dilation, grad_cols.dtype)
+    view = _wide_view(flat, x_shape, pads, kernel, dilation, OH)  # elements overlap between (i, j): one at a time
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            np.add(view[:, i, j], grad_cols[:, i, j], out=view[:, i, j])
+    return unpad2d(planes, pads)
 
 
 def conv2d_backward(grad_out, cache):
@@ -167,13 +232,22 @@ def conv2d_backward(grad_out, cache):
     weight, G = cache.weight, cache.groups
     check_grad_out("conv2d_backward", grad_out, weight, cache.out_shape)
     C_out = weight.shape[0]
-    g = _channels_first(grad_out, G)  # (G, C_out/G, N*OH*OW)
+    N, _, OH, OW = cache.out_shape
+    if cache.wide:  # the gradient of the extra columns is 0
+        g = np.zeros((C_out, N, OH, cache.cols.shape[-1] // (N * OH)), dtype=grad_out.dtype)
+        g[..., :OW] = grad_out.transpose(1, 0, 2, 3)
+        g = g.reshape(G, C_out // G, -1)
+    else:
+        g = _channels_first(grad_out, G)  # (G, C_out/G, N*OH*OW)
     grad_weight = (g @ cache.cols.transpose(0, 2, 1)).reshape(weight.shape)  # the batch sum is in the product
     grad_cols = weight.reshape(G, C_out // G, -1).transpose(0, 2, 1) @ g  # (G, K, N*OH*OW)
-    N, _, OH, OW = cache.out_shape
-    grad_cols = grad_cols.reshape(-1, *weight.shape[2:], N, OH, OW)  # (C_in, KH, KW, N, OH, OW)
-    grad_x = _col2im(grad_cols, cache.x_shape, cache.stride, cache.dilation, cache.pads)
-    grad_bias = g.reshape(C_out, -1).sum(axis=1) if cache.has_bias else None
+    if cache.wide:
+        grad_cols = grad_cols.reshape(-1, *weight.shape[2:], N, g.shape[-1] // N)  # (C_in, KH, KW, N, OH*Wp)
+        grad_x = _wide_col2im(grad_cols, cache.x_shape, weight.shape[2:], cache.dilation, cache.pads)
+    else:
+        grad_cols = grad_cols.reshape(-1, *weight.shape[2:], N, OH, OW)  # (C_in, KH, KW, N, OH, OW)
+        grad_x = _col2im(grad_cols, cache.x_shape, cache.stride, cache.dilation, cache.pads)
+    grad_bias = grad_out.sum(axis=(0, 2, 3)) if cache.has_bias else None
     return grad_x, grad_weight, grad_bias
 
 
