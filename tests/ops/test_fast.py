@@ -92,6 +92,27 @@ def test_conv2d_equals_reference(path, dtype, case):
     assert_grads_close(grads, cn.conv2d_backward(grad_out, x, w, b, **kwargs), tol=TOL[dtype])
 
 
+@DTYPES
+@pytest.mark.parametrize("shape, kernel, kwargs", [
+    ((3, 4, 7, 7), (3, 3), dict(padding=1)),
+    ((2, 4, 9, 8), (3, 2), dict(padding="same", dilation=(2, 1), groups=2)),
+    ((2, 3, 6, 10), (2, 4), dict(padding=(1, 2))),
+    ((1, 2, 5, 6), (1, 1), dict()),
+], ids=["7x7 pad 1", "same, dilated, groups", "pad (1, 2)", "1x1"])
+def test_conv2d_stride_1_over_whole_rows(path, dtype, shape, kernel, kwargs):
+    """Stride 1 reads whole padded rows (``ConvCache.wide``): the same numbers as the reference."""
+    rng = np.random.default_rng(6)
+    x = randn(rng, *shape, dtype=dtype)
+    w = randn(rng, 4, shape[1] // kwargs.get("groups", 1), *kernel, dtype=dtype)
+    b = randn(rng, 4, dtype=dtype)
+    out, cache = fast.conv2d(x, w, b, **kwargs)
+    assert cache.wide
+    assert_close(out, cn.conv2d(x, w, b, **kwargs), tol=TOL[dtype])
+    grad_out = randn(rng, *out.shape, dtype=dtype)
+    assert_grads_close(fast.conv2d_backward(grad_out, cache), cn.conv2d_backward(grad_out, x, w, b, **kwargs),
+                       tol=TOL[dtype])
+
+
 @st.composite
 def conv_transpose_cases(draw):
     case = draw(conv_cases())
