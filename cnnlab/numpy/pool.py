@@ -7,6 +7,10 @@ with ``col2im``: all of it to the window's maximum, or an equal share to every e
 ``max_unpool2d`` puts the maxima back where ``max_pool2d(..., return_indices=True)`` found them
 and fills the rest with zeros.
 
+Max pooling is a choice and a pick: ``_window_argmax`` finds where every window's maximum is (no gradient
+flows through a choice), ``_max_pool2d`` picks those elements, and its backward needs only the choice,
+never a second search.
+
 The public ``op`` and ``op_backward`` check their arguments and work out the plan (the windows' geometry);
 the private ``_op`` and ``_op_backward`` do the math, one per direction. (``cnnlab.torch`` runs these same
 functions on tensors, see ``cnnlab/torch/_mirror.py``.)
@@ -65,22 +69,20 @@ def _window_max(windows):
 
 
 def _window_argmax(x, geometry):
-    """The maximum of every window and where it is; shared by max_pool2d and its backward.
+    """Where the maximum of every window is: what max_pool2d picks, and what its backward needs.
 
     Args:
         x: (N, C, H, W); geometry: (kernel, stride, dilation, padding, pads, (OH, OW)) from ``pool_geometry``.
 
     Returns:
-        out: (N, C, OH, OW) the maxima.
         k: (N, C, OH, OW) int64, the place k = i * KW + j of each maximum inside its window: row i, column j
             (the first one when several elements tie, as in torch).
-        h, w: (N, C, OH, OW) int64, its row and column in the input: h = oh * SH - PH + i * DH.
+        indices: (N, C, OH, OW) int64, its flat index h * W + w in the (H, W) input plane, h = oh * SH - PH + i * DH.
     """
     kernel, stride, dilation, padding, pads, (OH, OW) = geometry
     N, C, H, W = x.shape
     (KH, KW), (SH, SW), (DH, DW), (PH, PW) = kernel, stride, dilation, padding
-    xp = pad2d(x, pads, value=-np.inf)  # the border can never beat an input element
-    out, k = _window_max(sliding_windows(xp, kernel, stride, dilation, (OH, OW)))
+    _, k = _window_max(_padded_windows(x, geometry))
     places = arange(KH * KW, like=k)
     i, j = (places // KW)[k], (places % KW)[k]  # row and column in the window: looked up, cheaper than k // KW
     top = (arange(OH, like=k) * SH - PH)[:, None]  # (OH, 1) first row of each window, in input coordinates
@@ -94,7 +96,13 @@ def _window_argmax(x, geometry):
         j = np.where(on_border, np.where(left < 0, -(left // DW), 0), j)
         h, w = top + i * DH, left + j * DW
         k = i * KW + j
-    return out, k, h, w
+    return k, h * W + w
+
+
+def _padded_windows(x, geometry):
+    """(N, C, KH, KW, OH, OW): the windows of max pooling, whose border is -inf (it can never beat an input element)."""
+    kernel, stride, dilation, _, pads, out_hw = geometry
+    return sliding_windows(pad2d(x, pads, value=-np.inf), kernel, stride, dilation, out_hw)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -116,13 +124,16 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     op = "max_pool2d"
     check_arrays(op, (x, "input"))
     geometry = pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode)
-    out, indices = _max_pool2d(x, geometry)
+    k, indices = _window_argmax(x, geometry)  # the choice: where each maximum is (no gradient flows through it)
+    out = _max_pool2d(x, k, geometry)
     return (out, indices) if return_indices else out
 
 
-def _max_pool2d(x, geometry):
-    out, _, h, w = _window_argmax(x, geometry)
-    return out, h * x.shape[3] + w  # the maxima, and their flat indices into the (H, W) plane
+def _max_pool2d(x, k, geometry):
+    """Pick element k of every window: (N, C, OH, OW)."""
+    windows = _padded_windows(x, geometry)
+    N, C, KH, KW, OH, OW = windows.shape
+    return take_along_axis(windows.reshape(N, C, KH * KW, OH, OW), k[:, :, None], axis=2)[:, :, 0]
 
 
 def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -142,14 +153,15 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilati
     check_arrays(op, (x, "input"), (grad_out, "grad_out"))
     geometry = pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode)
     check_grad_out(op, grad_out, x, (*x.shape[:2], *geometry[-1]))
-    return _max_pool2d_backward(grad_out, x, geometry)
+    k, _ = _window_argmax(x, geometry)
+    return _max_pool2d_backward(grad_out, x, k, geometry)
 
 
-def _max_pool2d_backward(grad_out, x, geometry):
+def _max_pool2d_backward(grad_out, x, k, geometry):
+    """The gradient of picking element k of every window: it goes back to that element, through col2im."""
     kernel, stride, dilation, _, pads, (OH, OW) = geometry
     N, C, H, W = x.shape
     KH, KW = kernel
-    _, k, _, _ = _window_argmax(x, geometry)
     is_max = k[:, :, None] == arange(KH * KW, like=k)[:, None, None]  # (N, C, KH*KW, OH, OW) one-hot
     cols = (is_max * grad_out[:, :, None]).reshape(N, C, KH, KW, OH, OW)
     grad_xp = col2im(cols, (pads[0] + H + pads[1], pads[2] + W + pads[3]), stride, dilation)
