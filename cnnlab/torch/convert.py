@@ -102,15 +102,11 @@ def _convert(layer, target, dtype, device, op):
     if name == "Sequential":
         return cls([_convert(child, target, dtype, device, op) for child in layer])
     params = inspect.signature(cls.__init__).parameters
-    own = getattr(layer, "_kwargs", None)  # the activations keep their keyword arguments in a dict
-    own = own if isinstance(own, dict) else {}
     kwargs = {}
     for p in params:
         if p in _SKIP or params[p].kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             continue
-        if p in own:
-            kwargs[p] = own[p]
-        elif hasattr(layer, p):
+        if hasattr(layer, p):
             kwargs[p] = getattr(layer, p)
     if "bias" in params:
         kwargs["bias"] = getattr(layer, "bias", None) is not None

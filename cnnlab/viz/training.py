@@ -1,6 +1,6 @@
 """Figures of chapters 9-10: training curves, weight histograms, computational graphs, gradients per depth.
 
-- :func:`plot_history`: the per-epoch curves of a :class:`cnnlab.numpy.training.History` (training
+- :func:`plot_history`: the per-epoch curves of a :class:`cnnlab.training.History` (training
   dashed, validation solid), one panel per metric; several runs can share the same axes.
 - :func:`plot_weight_histograms`: the distribution of the weights of several models in one panel.
 - :func:`draw_computational_graph`: a small computational graph with the forward value (green, above)
