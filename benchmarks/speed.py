@@ -140,25 +140,20 @@ def configuration() -> str:
     if kernels:
         import numba
 
-        lines.append(f"  numba {numba.__version__}: {numba.get_num_threads()} threads "
-                     f"(layer {numba.config.THREADING_LAYER})")
+        lines.append(f"  numba {numba.__version__}: cnnlab.numpy.fast's compiled loops (on the calling thread)")
     else:
         lines.append("  numba: not installed, cnnlab.numpy.fast runs its NumPy path")
     return "\n".join(lines)
 
 
 def limit_threads(n: int) -> None:
-    """At most ``n`` threads for torch, the BLAS (threadpoolctl) and numba. On a busy machine torch's OpenMP
+    """At most ``n`` threads for torch and the BLAS (threadpoolctl). On a busy machine torch's OpenMP
     barrier waits for a descheduled thread: one thread each gives figures that still mean something."""
     global _blas_limit
     torch.set_num_threads(n)
     from threadpoolctl import threadpool_limits
 
     _blas_limit = threadpool_limits(limits=n)  # kept: the limit holds while the object lives
-    if fast.numba_kernels():
-        import numba
-
-        numba.set_num_threads(n)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """Compiled loops for ``cnnlab.numpy.fast`` (numba): im2col, col2im, max pooling, relu.
 
 Imported only by ``fast.py`` and only when numba is installed; without it ``fast.py`` runs its NumPy path.
-Why compiled: NumPy runs im2col / col2im and every strided pass of a pooling on one thread, one
-short run of OW numbers at a time; here each loop is one pass over memory, split over the cores
-(``prange``) by channel plane, so no two threads write the same number. ``cache=True`` keeps the machine
-code in ``__pycache__``: the compile time (seconds) is paid once per dtype, not per process.
+Why compiled: NumPy runs im2col / col2im and every strided pass of a pooling as many short runs of OW
+numbers, paying per run; here each loop is one pass over memory. The loops run on the calling thread
+(no ``parallel=True``): with numba's worker threads and OpenBLAS's (which spin after each product)
+sharing two cores, a training epoch took 2.3 s instead of 0.26 s (benchmarks/speed.py's net, 384 images).
+``cache=True`` keeps the machine code in ``__pycache__``: the compile time (seconds) is paid once per dtype, not per process.
 
 Index names: window (oh, ow), kernel element (i, j) reads input pixel
 ``h = oh * SH - PT + i * DH``, ``w = ow * SW - PL + j * DW`` (PT, PL: top / left padding); a pixel
@@ -16,7 +17,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-_JIT = dict(parallel=True, cache=True, nogil=True)
+_JIT = dict(cache=True, nogil=True)
 
 
 @numba.njit(inline="always")
@@ -33,8 +34,8 @@ def _inside(O, S, D, P, j, size):
 def im2col(x, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, cols):
     """Flat x (N, C, H, W) -> flat cols (C, KH, KW, N, OH, OW), written whole: cols[c, i, j, n, oh, ow] =
     x[n, c, oh * SH - PT + i * DH, ow * SW - PL + j * DW], 0 on the padding. Row (c, i, j) is one contiguous
-    block, one thread each; the inner loop is a plain strided copy (a memcpy when SW = 1)."""
-    for q in numba.prange(C * KH * KW):
+    block; the inner loop is a plain strided copy (a memcpy when SW = 1)."""
+    for q in range(C * KH * KW):
         c, r = q // (KH * KW), q % (KH * KW)
         i, j = r // KW, r % KW
         oh_lo, oh_hi, h_off = _inside(OH, SH, DH, PT, i, H)
@@ -60,9 +61,9 @@ def im2col(x, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, cols):
 @numba.njit(**_JIT)
 def col2im(cols, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, out):
     """The adjoint of ``im2col``: flat cols (C, KH, KW, N, OH, OW) -> flat out (N, C, H, W), overwritten with the
-    sum over every (i, j, oh, ow) that reads pixel (h, w); what falls on the padding is dropped. One thread per
-    (n, c) plane; each pixel adds its terms in the order (i, j), as the reference's ``col2im``."""
-    for p in numba.prange(N * C):
+    sum over every (i, j, oh, ow) that reads pixel (h, w); what falls on the padding is dropped. Plane by
+    plane; each pixel adds its terms in the order (i, j), as the reference's ``col2im``."""
+    for p in range(N * C):
         n, c = p // C, p % C
         plane = p * H * W
         for k in range(H * W):
@@ -86,7 +87,7 @@ def max_pool(x, KH, KW, SH, SW, DH, DW, PT, PL, out, indices):
     the padding is skipped, so a window of -inf picks its first input element. -1: no input element."""
     N, C, H, W = x.shape
     OH, OW = out.shape[2], out.shape[3]
-    for p in numba.prange(N * C):
+    for p in range(N * C):
         n, c = p // C, p % C
         for oh in range(OH):
             for ow in range(OW):
@@ -110,9 +111,9 @@ def max_pool(x, KH, KW, SH, SW, DH, DW, PT, PL, out, indices):
 @numba.njit(**_JIT)
 def max_pool_backward(grad_out, indices, grad_x):
     """grad_out, indices (P, OH * OW) -> grad_x (P, H * W) overwritten: each window's gradient added at its
-    maximum (one scatter; planes P = N * C, one thread each)."""
+    maximum (one scatter; planes P = N * C)."""
     P, Q = grad_out.shape
-    for p in numba.prange(P):
+    for p in range(P):
         grad_x[p] = 0
         for q in range(Q):
             k = indices[p, q]
@@ -122,14 +123,14 @@ def max_pool_backward(grad_out, indices, grad_x):
 
 @numba.njit(**_JIT)
 def relu(x, out):
-    """Flat x -> out = x where x > 0 else 0 (NaN stays NaN, as np.maximum(x, 0)); one pass, all cores."""
-    for k in numba.prange(x.size):
+    """Flat x -> out = x where x > 0 else 0 (NaN stays NaN, as np.maximum(x, 0)); one pass."""
+    for k in range(x.size):
         v = x[k]
         out[k] = 0 if v <= 0 else v
 
 
 @numba.njit(**_JIT)
 def relu_backward(grad_out, out, grad_x):
-    """Flat grad_out, out (relu's output) -> grad_x = grad_out where out > 0 else 0; one pass, all cores."""
-    for k in numba.prange(out.size):
+    """Flat grad_out, out (relu's output) -> grad_x = grad_out where out > 0 else 0; one pass."""
+    for k in range(out.size):
         grad_x[k] = grad_out[k] if out[k] > 0 else 0

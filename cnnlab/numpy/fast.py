@@ -10,9 +10,12 @@ function here equal to the reference and to torch, in float64 and float32. The t
 - Convolution columns are laid out ``(C, KH, KW, N, OH, OW)``: the whole batch shares one matrix product
   per group (a long, thin product BLAS runs on every core), and the backward's two products read the
   saved columns as they are.
-- With numba installed, im2col, col2im, max pooling and relu are compiled loops (``_fast_kernels.py``),
-  one pass over memory on every core. Without numba (or with ``USE_NUMBA = False``) the same functions
-  run a NumPy path: same results, a little slower. Both paths are tested.
+- A stride-1 convolution reads whole padded rows, so each im2col row is one contiguous copy and col2im one
+  contiguous addition per kernel element (``_wide_windows``); the few extra columns are dropped.
+- With numba installed, im2col, col2im (strided convolutions), max pooling and relu are compiled loops
+  (``_fast_kernels.py``), one pass over memory each, on the calling thread (BLAS keeps its threads).
+  Without numba (or with ``USE_NUMBA = False``) the same functions run a NumPy path: same results, a little
+  slower (overlapping max pooling: about 3x). Both paths are tested.
 
 Every function checks its arguments with the reference's checks (``cnnlab._geometry``, ``cnnlab._checks``)
 once, in the forward; a backward only checks its ``grad_out`` against the cache.
