@@ -32,8 +32,6 @@ from .._geometry import conv2d_geometry, conv_transpose2d_geometry
 from ._arrays import check_arrays
 from .windows import col2im, pad2d, sliding_windows, unpad2d, zeros
 
-from . import _conv_batch_last  # NumPy only: the same numbers with the batch axis last, faster for wide windows
-
 __all__ = ["conv2d", "conv2d_backward", "conv2d_naive", "conv_transpose2d", "conv_transpose2d_backward"]
 
 
@@ -110,8 +108,6 @@ def _conv2d(x, weight, bias, pads, stride, dilation, groups, out_hw):
     C_out, C_per_group, KH, KW = weight.shape
     G, K = groups, C_per_group * KH * KW  # K: numbers in one window of one group
     OH, OW = out_hw
-    if _batch_last_pays_off(C_in, C_out, K):  # NumPy only: the same numbers, faster (see the end of this file)
-        return _conv_batch_last.conv2d(x, weight, bias, pads, stride, dilation, groups, out_hw)
 
     xp = pad2d(x, pads)
     cols = sliding_windows(xp, (KH, KW), stride, dilation, (OH, OW))  # (N, C_in, KH, KW, OH, OW), a view
@@ -150,8 +146,6 @@ def _conv2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, 
     C_out, C_per_group, KH, KW = weight.shape
     G, K = groups, C_per_group * KH * KW
     OH, OW = out_hw
-    if _batch_last_pays_off(C_in, C_out, K):
-        return _conv_batch_last.conv2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, out_hw)
 
     xp = pad2d(x, pads)
     cols = sliding_windows(xp, (KH, KW), stride, dilation, (OH, OW)).reshape(N, G, K, OH * OW)  # as in forward
@@ -200,8 +194,6 @@ def _conv_transpose2d(x, weight, bias, pads, stride, dilation, groups, out_hw):
     N, C_in, H, W = x.shape
     _, C_out_per_group, KH, KW = weight.shape
     G, K = groups, C_out_per_group * KH * KW  # K: numbers in one stamp of one group
-    if _batch_last_pays_off(C_in, G * C_out_per_group, K):
-        return _conv_batch_last.conv_transpose2d(x, weight, bias, pads, stride, dilation, groups, out_hw)
     (H_out, W_out), (top, bottom, left, right) = out_hw, pads
 
     xs = x.reshape(N, G, C_in // G, H * W)
@@ -241,9 +233,6 @@ def _conv_transpose2d_backward(grad_out, x, weight, bias, pads, stride, dilation
     N, C_in, H, W = x.shape
     _, C_out_per_group, KH, KW = weight.shape
     G, K = groups, C_out_per_group * KH * KW
-    if _batch_last_pays_off(C_in, G * C_out_per_group, K):
-        return _conv_batch_last.conv_transpose2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups,
-                                                          out_hw)
 
     gp = pad2d(grad_out, pads)
     grad_cols = sliding_windows(gp, (KH, KW), stride, dilation, (H, W)).reshape(N, G, K, H * W)  # im2col
@@ -255,14 +244,3 @@ def _conv_transpose2d_backward(grad_out, x, weight, bias, pads, stride, dilation
     grad_weight = grad_weight.reshape(weight.shape)
     grad_bias = None if bias is None else grad_out.sum(axis=(0, 2, 3))
     return grad_x, grad_weight, grad_bias
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# NumPy only: when the batch-last layout pays off (cnnlab/numpy/_conv_batch_last.py computes it; cnnlab.torch
-# never takes it). It does when a window holds more numbers than the input and output have channels.
-# ----------------------------------------------------------------------------------------------------------------
-
-def _batch_last_pays_off(C_in, C_out, K):
-    """True when the batch-last layout is the faster one (K: numbers in one window of one group)."""
-    return K > C_in + C_out
-
