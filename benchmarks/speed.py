@@ -127,7 +127,8 @@ def configuration() -> str:
 
         for pool in threadpool_info():
             lines.append(f"  {pool['user_api']}: {pool['internal_api']} {pool.get('version')} "
-                         f"({pool.get('architecture', '?')}), {pool['num_threads']} threads, {Path(pool['filepath']).name}")
+                         f"({pool.get('architecture', '?')}), {pool['num_threads']} threads, "
+                         f"{Path(pool['filepath']).name}")
     except ImportError:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
         lines.append(f"  numpy BLAS: {blas.get('name')} {blas.get('version')}")

@@ -5,7 +5,8 @@ Why compiled: NumPy runs im2col / col2im and every strided pass of a pooling as 
 numbers, paying per run; here each loop is one pass over memory. The loops run on the calling thread
 (no ``parallel=True``): with numba's worker threads and OpenBLAS's (which spin after each product)
 sharing two cores, a training epoch took 2.3 s instead of 0.26 s (benchmarks/speed.py's net, 384 images).
-``cache=True`` keeps the machine code in ``__pycache__``: the compile time (seconds) is paid once per dtype, not per process.
+``cache=True`` keeps the machine code in ``__pycache__``: the compile time (seconds) is paid once per
+dtype, not per process.
 
 Index names: window (oh, ow), kernel element (i, j) reads input pixel
 ``h = oh * SH - PT + i * DH``, ``w = ow * SW - PL + j * DW`` (PT, PL: top / left padding); a pixel

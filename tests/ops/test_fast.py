@@ -59,7 +59,8 @@ def conv_cases(draw):
         padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
     span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
     H, W = (draw(st.integers(s, s + 7)) for s in span)
-    return dict(N=draw(st.integers(1, 3)), C_in=groups * draw(st.integers(1, 3)), C_out=groups * draw(st.integers(1, 3)),
+    return dict(N=draw(st.integers(1, 3)), C_in=groups * draw(st.integers(1, 3)),
+                C_out=groups * draw(st.integers(1, 3)),
                 H=H, W=W, kernel=kernel, bias=draw(st.booleans()), seed=draw(st.integers(0, 2**31)),
                 kwargs=dict(stride=stride, padding=padding, dilation=dilation, groups=groups))
 
