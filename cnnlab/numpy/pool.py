@@ -7,9 +7,9 @@ with ``col2im``: all of it to the window's maximum, or an equal share to every e
 ``max_unpool2d`` puts the maxima back where ``max_pool2d(..., return_indices=True)`` found them
 and fills the rest with zeros.
 
-Max pooling is a choice and a pick: ``_window_argmax`` finds where every window's maximum is (no gradient
-flows through a choice), ``_max_pool2d`` picks those elements, and its backward needs only the choice,
-never a second search.
+Max pooling is a choice and a pick: ``_window_argmax`` finds where every window's maximum is (its flat index
+in the input plane; no gradient flows through a choice), ``_max_pool2d`` picks those elements, and its
+backward adds each window's gradient at the same index: it needs only the choice, never a second search.
 
 The public ``op`` and ``op_backward`` check their arguments and work out the plan (the windows' geometry);
 the private ``_op`` and ``_op_backward`` do the math, one per direction. (``cnnlab.torch`` runs these same
@@ -31,7 +31,8 @@ import numpy as np
 from .._checks import check_avg, check_grad_out
 from .._geometry import pool_geometry, unpool_geometry
 from ._arrays import check_arrays
-from .windows import arange, col2im, pad2d, put_along_axis, sliding_windows, take_along_axis, unpad2d, zeros
+from .windows import (add_along_axis, arange, col2im, pad2d, put_along_axis, sliding_windows, take_along_axis, unpad2d,
+                      zeros)
 
 __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
            "max_unpool2d", "max_unpool2d_backward"]
@@ -53,50 +54,62 @@ def _window_max(windows):
 
     The clear way is ``windows.reshape(N, C, KH * KW, OH, OW).argmax(axis=2)``; an argmax along a middle axis
     steps through the windows one at a time. Here one copy puts element k of every window in a contiguous
-    block, and KH * KW - 1 whole-array comparisons keep a running maximum (tests hold the two equal).
+    block, the maximum is one reduction over the blocks, and k is the first block holding it, found by KH * KW
+    whole-array comparisons (tests hold the two equal).
     """
     N, C, KH, KW, OH, OW = windows.shape
     elements = np.moveaxis(windows, (2, 3), (0, 1)).reshape(KH * KW, N, C, OH, OW)  # the copy
-    out = elements[0]
+    out = np.amax(elements, axis=0)  # NaN where a window holds a NaN
     k = np.zeros_like(out, dtype=np.uint8 if KH * KW <= 256 else np.int64)  # small ints: less to write
-    for e in range(1, KH * KW):
-        # element e wins where it is larger, or NaN where the maximum so far is not: "not (element <= out)"
-        # holds for both, and "out == out" fails only where out is NaN
-        wins = ~(elements[e] <= out) & (out == out)
-        k += wins * (e - k)  # k = e where element e wins (arithmetic: np.where is slow on random masks)
-        out = np.maximum(out, elements[e])  # the winner's value (NaN if any; a tie of 0 and -0 may give -0)
+    for e in range(KH * KW - 1, -1, -1):  # from the last element to the first: the first maximum is written last
+        hit = (elements[e] == out) | np.isnan(elements[e])  # element e is the maximum (a NaN is, where there is one)
+        k += hit * (e - k)  # k = e where it is (arithmetic: np.where is slow on random masks)
     return out, np.asarray(k, dtype=np.int64)
 
 
 def _window_argmax(x, geometry):
-    """Where the maximum of every window is: what max_pool2d picks, and what its backward needs.
+    """Where the maximum of every window is: what max_pool2d picks, and where its backward sends the gradient.
 
     Args:
         x: (N, C, H, W); geometry: (kernel, stride, dilation, padding, pads, (OH, OW)) from ``pool_geometry``.
 
     Returns:
-        k: (N, C, OH, OW) int64, the place k = i * KW + j of each maximum inside its window: row i, column j
-            (the first one when several elements tie, as in torch).
-        indices: (N, C, OH, OW) int64, its flat index h * W + w in the (H, W) input plane, h = oh * SH - PH + i * DH.
+        picks: (N, C, OH, OW) int64, the flat index hp * Wp + wp of each maximum in the padded (Hp, Wp) plane
+            (the first one when several elements tie, as in torch): element k = i * KW + j of window (oh, ow) is
+            at row hp = oh * SH + i * DH, column wp = ow * SW + j * DW. Without padding it is torch's index.
     """
     kernel, stride, dilation, padding, pads, (OH, OW) = geometry
     N, C, H, W = x.shape
     (KH, KW), (SH, SW), (DH, DW), (PH, PW) = kernel, stride, dilation, padding
+    Wp = pads[2] + W + pads[3]
     _, k = _window_max(_padded_windows(x, geometry))
-    places = arange(KH * KW, like=k)
-    i, j = (places // KW)[k], (places % KW)[k]  # row and column in the window: looked up, cheaper than k // KW
-    top = (arange(OH, like=k) * SH - PH)[:, None]  # (OH, 1) first row of each window, in input coordinates
-    left = arange(OW, like=k) * SW - PW  # (OW,) first column
-    h, w = top + i * DH, left + j * DW
+    top = (arange(OH, like=k) * SH)[:, None]  # (OH, 1) first row of each window in the padded plane
+    left = arange(OW, like=k) * SW  # (OW,) first column
+    # Element k of a window lies i * DH rows and j * DW columns past its first one: that offset is looked up in a
+    # table of the KH * KW offsets (one gather, cheaper than dividing every k by KW).
+    offsets = ((arange(KH, like=k) * DH)[:, None] * Wp + arange(KW, like=k) * DW).reshape(KH * KW)
+    picks = top * Wp + left + np.take(offsets, k)
     if any(pads):
         # Torch never picks the border: where the maximum is a border element (the window holds only -inf, or
         # only padding, possible with dilation) it takes the window's first element with h >= 0 and w >= 0.
+        places = arange(KH * KW, like=k)
+        i, j = np.take(places // KW, k), np.take(places % KW, k)  # row and column of each maximum in its window
+        h, w = top - PH + i * DH, left - PW + j * DW  # in input coordinates
         on_border = (h < 0) | (h >= H) | (w < 0) | (w >= W)
-        i = np.where(on_border, np.where(top < 0, -(top // DH), 0), i)
-        j = np.where(on_border, np.where(left < 0, -(left // DW), 0), j)
-        h, w = top + i * DH, left + j * DW
-        k = i * KW + j
-    return k, h * W + w
+        i = np.where(on_border, np.where(top < PH, -((top - PH) // DH), 0), i)
+        j = np.where(on_border, np.where(left < PW, -((left - PW) // DW), 0), j)
+        picks = (top + i * DH) * Wp + left + j * DW
+    return picks
+
+
+def _input_indices(picks, x, geometry):
+    """torch's indices: the flat index h * W + w in the (H, W) input plane of every pick of the padded plane."""
+    pads = geometry[4]
+    if not any(pads):
+        return picks
+    W = x.shape[3]
+    Wp = pads[2] + W + pads[3]
+    return (picks // Wp - pads[0]) * W + picks % Wp - pads[2]
 
 
 def _padded_windows(x, geometry):
@@ -124,16 +137,17 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     op = "max_pool2d"
     check_arrays(op, (x, "input"))
     geometry = pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode)
-    k, indices = _window_argmax(x, geometry)  # the choice: where each maximum is (no gradient flows through it)
-    out = _max_pool2d(x, k, geometry)
-    return (out, indices) if return_indices else out
+    picks = _window_argmax(x, geometry)  # the choice: where each maximum is (no gradient flows through it)
+    out = _max_pool2d(x, picks, geometry)
+    return (out, _input_indices(picks, x, geometry)) if return_indices else out
 
 
-def _max_pool2d(x, k, geometry):
-    """Pick element k of every window: (N, C, OH, OW)."""
-    windows = _padded_windows(x, geometry)
-    N, C, KH, KW, OH, OW = windows.shape
-    return take_along_axis(windows.reshape(N, C, KH * KW, OH, OW), k[:, :, None], axis=2)[:, :, 0]
+def _max_pool2d(x, picks, geometry):
+    """Pick the maximum of every window from the padded input plane, at its flat index: (N, C, OH, OW)."""
+    xp = pad2d(x, geometry[4], value=-np.inf)
+    N, C, Hp, Wp = xp.shape
+    picked = take_along_axis(xp.reshape(N, C, Hp * Wp), picks.reshape(N, C, -1), axis=2)
+    return picked.reshape(picks.shape)
 
 
 def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -153,19 +167,18 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilati
     check_arrays(op, (x, "input"), (grad_out, "grad_out"))
     geometry = pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode)
     check_grad_out(op, grad_out, x, (*x.shape[:2], *geometry[-1]))
-    k, _ = _window_argmax(x, geometry)
-    return _max_pool2d_backward(grad_out, x, k, geometry)
+    return _max_pool2d_backward(grad_out, x, _window_argmax(x, geometry), geometry)
 
 
-def _max_pool2d_backward(grad_out, x, k, geometry):
-    """The gradient of picking element k of every window: it goes back to that element, through col2im."""
-    kernel, stride, dilation, _, pads, (OH, OW) = geometry
+def _max_pool2d_backward(grad_out, x, picks, geometry):
+    """The gradient of picking the padded input at ``picks``: each window's gradient goes back to the element it
+    picked (an element picked by several overlapping windows collects the sum); the padding's share is dropped."""
+    pads = geometry[4]
     N, C, H, W = x.shape
-    KH, KW = kernel
-    is_max = k[:, :, None] == arange(KH * KW, like=k)[:, None, None]  # (N, C, KH*KW, OH, OW) one-hot
-    cols = (is_max * grad_out[:, :, None]).reshape(N, C, KH, KW, OH, OW)
-    grad_xp = col2im(cols, (pads[0] + H + pads[1], pads[2] + W + pads[3]), stride, dilation)
-    return unpad2d(grad_xp, pads)
+    Hp, Wp = pads[0] + H + pads[1], pads[2] + W + pads[3]
+    grad_xp = zeros((N, C, Hp * Wp), like=grad_out)
+    add_along_axis(grad_xp, picks.reshape(N, C, -1), grad_out.reshape(N, C, -1), axis=2)
+    return unpad2d(grad_xp.reshape(N, C, Hp, Wp), pads)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -119,3 +119,11 @@ def take_along_axis(a, indices, axis):
 def put_along_axis(a, indices, values, axis):
     """``np.put_along_axis``, in place: ``a[..., indices[..., k, ...], ...] = values[..., k, ...]`` along ``axis``."""
     np.put_along_axis(a, indices, values, axis=axis)
+
+
+def add_along_axis(a, indices, values, axis):
+    """``put_along_axis`` that adds, in place: ``a[..., indices[..., k, ...], ...] += values[..., k, ...]`` along
+    ``axis``; where several k share an index, all their values add up (``np.add.at``, the unbuffered ``+=``)."""
+    index = list(np.ix_(*(np.arange(n) for n in indices.shape)))  # every other axis: its own position
+    index[axis] = indices
+    np.add.at(a, tuple(index), values)

@@ -12,7 +12,8 @@ import torch
 
 from ._device import check_arrays
 from ._mirror import mirror, numpy_twin
-from .windows import arange, col2im, pad2d, put_along_axis, sliding_windows, take_along_axis, unpad2d, zeros
+from .windows import (add_along_axis, arange, col2im, pad2d, put_along_axis, sliding_windows, take_along_axis,  # noqa: F401
+                      unpad2d, zeros)
 
 np = torch  # the NumPy code's np.maximum, np.where, np.moveaxis, ... are torch's here
 

@@ -54,13 +54,20 @@ def arange(n, like):
 
 
 def take_along_axis(a, indices, axis):
-    """``np.take_along_axis`` on tensors (torch's ``take_along_dim``; its indices must be int64)."""
-    return torch.take_along_dim(a, indices.long(), dim=axis)
+    """``np.take_along_axis`` on tensors, for indices of ``a``'s shape but along ``axis``: torch's ``gather`` (its
+    indices must be int64; ``take_along_dim`` would also broadcast, and wraps negative indices in an extra pass)."""
+    return torch.gather(a, axis, indices.long())
 
 
 def put_along_axis(a, indices, values, axis):
     """``np.put_along_axis`` on tensors, in place (torch's ``scatter_``; its indices must be int64)."""
     a.scatter_(axis, indices.long(), values)
+
+
+def add_along_axis(a, indices, values, axis):
+    """``cnnlab.numpy.windows.add_along_axis`` on tensors, in place: torch's ``scatter_add_`` (NumPy's
+    ``np.add.at`` and ``np.ix_`` have no torch twin); its indices must be int64."""
+    a.scatter_add_(axis, indices.long(), values)
 
 
 mirror(globals())
