@@ -215,7 +215,7 @@ def relu(x: np.ndarray) -> np.ndarray:
 
 
 def _relu(x):
-    return np.where(x > 0, x, 0)
+    return x.clip(min=0)  # max(0, x), element by element
 
 
 def relu_grad(x: np.ndarray) -> np.ndarray:
@@ -232,7 +232,7 @@ def relu_backward(grad_out: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def _relu_backward(grad_out, x):
-    return grad_out * relu_grad(x)
+    return grad_out * (x > 0)  # relu_grad(x) without a second check: True counts as 1, False as 0
 
 
 # ---------------------------------------------------------------------------------------------

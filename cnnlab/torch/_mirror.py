@@ -36,13 +36,14 @@ def numpy_twin(torch_module_name: str) -> types.ModuleType:
     return importlib.import_module(torch_module_name.replace("cnnlab.torch.", "cnnlab.numpy.", 1))
 
 
-def mirror(namespace: dict, differentiable: dict | None = None) -> None:
+def mirror(namespace: dict, differentiable: dict | None = None, no_grad: tuple = ()) -> None:
     """Define in ``namespace`` (a torch module's ``globals()``) every function of its NumPy twin.
 
     Names the torch module already defines are kept (torch's own version wins). Other globals of
     ``module`` are shared only when they know no backend (``math``, ``cnnlab._checks``, a string, ...);
     a NumPy object the torch module has not replaced is an error at import time, never a silent NumPy
-    call on a tensor.
+    call on a tensor. The functions named in ``no_grad`` compute a choice that has no gradient (where each
+    maximum is): they run under ``torch.no_grad()``, so autograd records none of their steps.
     """
     module = numpy_twin(namespace["__name__"])
     for name, value in vars(module).items():
@@ -56,6 +57,8 @@ def mirror(namespace: dict, differentiable: dict | None = None) -> None:
             namespace[name] = value
     for name, n_inputs in (differentiable or {}).items():
         namespace[name] = _autograd_node(namespace[name], namespace[name + "_backward"], n_inputs)
+    for name in no_grad:
+        namespace[name] = torch.no_grad()(namespace[name])
 
 
 def _knows_backend(value) -> bool:

@@ -2,8 +2,9 @@
 
 The functions, docstrings and math are those of the NumPy module, run with ``np`` = ``torch`` (see
 ``_mirror.py``); ``max_pool2d``, ``avg_pool2d`` and ``max_unpool2d`` are autograd nodes whose backward is
-the hand-written ``_max_pool2d_backward``, ... Torch does nothing differently here: what it spells its own
-way (padding, windows, index arrays, gathers and scatters) is in its primitive layer, ``windows.py``.
+the hand-written ``_max_pool2d_backward``, ... What it spells its own way (padding, windows,
+index arrays, gathers and scatters) is in its primitive layer, ``windows.py``; the search for the maxima
+(``_window_argmax``, a choice without a gradient) runs under ``torch.no_grad()``, so autograd records none of it.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import torch
 
 from ._device import check_arrays
 from ._mirror import mirror, numpy_twin
-from .windows import (add_along_axis, arange, col2im, pad2d, put_along_axis, sliding_windows, take_along_axis,  # noqa: F401
-                      unpad2d, zeros)
+from .windows import (add_along_axis, arange, col2im, pad2d, put_along_axis, sliding_windows,  # noqa: F401
+                      take_along_axis, unpad2d, zeros)
 
 np = torch  # the NumPy code's np.maximum, np.where, np.moveaxis, ... are torch's here
 
 __all__ = numpy_twin(__name__).__all__
 
-mirror(globals(), differentiable={"_max_pool2d": 1, "_avg_pool2d": 1, "_max_unpool2d": 2})
+mirror(globals(), differentiable={"_max_pool2d": 1, "_avg_pool2d": 1, "_max_unpool2d": 2},
+       no_grad=("_window_argmax",))
