@@ -7,15 +7,21 @@
 Every figure comes from this one run. Ops, forward + backward, float32, each against torch
 (``torch.nn.functional`` + autograd):
 
-    ref           cnnlab.numpy's public op and its ``*_backward`` (the clear reference)
-    fast          cnnlab.numpy.fast (forward keeps what the backward needs), compiled kernels if numba is there
-    fast, NumPy   the same with numba switched off (``fast.USE_NUMBA = False``); shown only with numba
-    cnnlab.torch  the torch twin on the CPU (hand-written backwards)
+    cnnlab.numpy    the path training takes: cnnlab.numpy's layer (Conv2d, ConvTranspose2d, MaxPool2d, ReLU)
+                    forward then backward, which call ``cnnlab.numpy.fast`` (compiled loops if numba is
+                    there); for cross_entropy the loss ``cnnlab.numpy.fit`` computes (``fast.cross_entropy``)
+    cnnlab.torch    the torch twin on the CPU (hand-written backwards)
+    no numba        cnnlab.numpy with numba switched off (``fast.USE_NUMBA = False``); shown only with numba
+    reference       cnnlab.numpy's public op and its stateless ``*_backward`` (the clear version a student reads)
 
 Then one training epoch of the LeNet-style net of ``benchmarks/train_lenet_numpy.py`` on the 28x28
-digits (batch 64, SGD with momentum), with cnnlab.numpy's layers as they are, with the same layers
-calling ``cnnlab.numpy.fast`` (wired here, as a preview of the layers to come), with cnnlab.torch and
-with plain torch.nn; and the peak memory growth (tracemalloc) of two NumPy epochs.
+digits (batch 64, SGD with momentum, the steps of ``cnnlab.numpy.fit``) with cnnlab.numpy's layers (with
+and without numba), with cnnlab.torch and with plain torch.nn; and the peak memory growth (tracemalloc)
+of two NumPy epochs.
+
+From a notebook: ``speed.main(["--quick"])`` (``--no-epoch``: only the ops); it prints markdown to stdout
+only. The first run on a machine compiles numba's loops (seconds; cached in ``__pycache__`` afterwards,
+``scripts/setup.sh`` does it at install) and says so.
 
 How it measures: the contenders' repetitions alternate (A, B, C, A, B, C, ...); before each sample it
 waits until no other thread of this process is running (torch's OpenMP and BLAS threads spin for a
@@ -137,11 +143,14 @@ def configuration() -> str:
     env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                       "NUMBA_NUM_THREADS") if k in os.environ}
     lines.append(f"  thread settings in the environment: {env or 'none'}")
-    kernels = fast.numba_kernels()
-    if kernels:
+    compiled = fast.compile_kernels()  # numba's first call per dtype compiles or loads the cache: not timed below
+    if compiled["numba"]:
         import numba
 
-        lines.append(f"  numba {numba.__version__}: cnnlab.numpy.fast's compiled loops (on the calling thread)")
+        how = (f"compiled now ({compiled['compiled']} loop versions, {compiled['seconds']:.1f} s: not cached yet; "
+               f"later runs load them)" if compiled["compiled"] else
+               f"loaded from numba's cache ({compiled['seconds']:.1f} s)")
+        lines.append(f"  numba {numba.__version__}: cnnlab.numpy.fast's compiled loops (on the calling thread), {how}")
     else:
         lines.append("  numba: not installed, cnnlab.numpy.fast runs its NumPy path")
     return "\n".join(lines)
@@ -190,8 +199,9 @@ def with_numba(flag: bool, fn):
 # the ops of the table
 # ----------------------------------------------------------------------------------------------------------------
 
-def op_case(arrays, kwargs, ref, ref_backward, fast_op, fast_backward, torch_op, cnnlab_torch_op):
-    """The contenders of one op: forward + backward of each, on the same float32 inputs and output gradient."""
+def op_case(arrays, kwargs, ref, ref_backward, numpy_run, torch_op, cnnlab_torch_op):
+    """The contenders of one op: forward + backward of each, on the same float32 inputs and output gradient.
+    ``numpy_run(grad)`` returns the cnnlab.numpy contender (the layer's forward and backward)."""
     out = ref(*arrays, **kwargs)
     grad = np.random.default_rng(1).standard_normal(np.shape(out)).astype(np.float32)
     grad_arg = 1.0 if np.ndim(out) == 0 else grad
@@ -199,10 +209,6 @@ def op_case(arrays, kwargs, ref, ref_backward, fast_op, fast_backward, torch_op,
     def run_ref():
         ref(*arrays, **kwargs)
         ref_backward(grad_arg, *arrays, **kwargs)
-
-    def run_fast():
-        value, cache = fast_op(*arrays, **kwargs)
-        fast_backward(grad_arg, cache)
 
     def torch_run(op):
         tensors = [torch.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
@@ -214,16 +220,41 @@ def op_case(arrays, kwargs, ref, ref_backward, fast_op, fast_backward, torch_op,
             op(*tensors, **kwargs).backward(grad_t)
         return run
 
-    contenders = {"torch": torch_run(torch_op), "ref": run_ref, "fast": run_fast}
+    contenders = {"torch": torch_run(torch_op), "cnnlab.numpy": numpy_run(grad_arg),
+                  "cnnlab.torch": torch_run(cnnlab_torch_op)}
     if fast.numba_kernels():
-        contenders["fast, NumPy"] = with_numba(False, run_fast)
-    contenders["cnnlab.torch"] = torch_run(cnnlab_torch_op)
+        contenders["no numba"] = with_numba(False, contenders["cnnlab.numpy"])
+    contenders["reference"] = run_ref
     return contenders
 
 
-def _relu_fast(x):
-    out = fast.relu(x)
-    return out, out  # the layer keeps the output: relu_backward(grad_out, out)
+def layer_run(layer, x):
+    """``numpy_run`` of a cnnlab.numpy layer: forward then backward, its gradients zeroed first (as torch's)."""
+    def numpy_run(grad):
+        def run():
+            layer.zero_grad()
+            layer(x)
+            layer.backward(grad)
+        return run
+    return numpy_run
+
+
+def conv_layer(cls, w, b, **kwargs):
+    """A cnnlab.numpy Conv2d or ConvTranspose2d holding the weights ``w`` and ``b``."""
+    c_in, c_out = (w.shape[1], w.shape[0]) if cls is cn.Conv2d else (w.shape[0], w.shape[1])
+    layer = cls(c_in, c_out, w.shape[2:], **kwargs)
+    layer.weight.data, layer.bias.data = w, b
+    return layer
+
+
+def loss_run(logits, target):
+    """``numpy_run`` of the loss as ``cnnlab.numpy.fit`` computes it."""
+    def numpy_run(grad):
+        def run():
+            loss, cache = fast.cross_entropy(logits, target)
+            fast.cross_entropy_backward(grad, cache)
+        return run
+    return numpy_run
 
 
 def op_cases(rng, quick: bool):
@@ -235,15 +266,17 @@ def op_cases(rng, quick: bool):
 
     def conv(x, c_out, k, **kw):
         w, bias = arr(c_out, x.shape[1], k, k), arr(c_out)
-        return op_case([x, w, bias], kw, cn.conv2d, cn.conv2d_backward, fast.conv2d, fast.conv2d_backward,
-                       F.conv2d, ct.conv2d)
+        return op_case([x, w, bias], kw, cn.conv2d, cn.conv2d_backward,
+                       layer_run(conv_layer(cn.Conv2d, w, bias, **kw), x), F.conv2d, ct.conv2d)
 
     def pool(x, **kw):
-        return op_case([x], kw, cn.max_pool2d, cn.max_pool2d_backward, fast.max_pool2d, fast.max_pool2d_backward,
+        return op_case([x], kw, cn.max_pool2d, cn.max_pool2d_backward, layer_run(cn.MaxPool2d(**kw), x),
                        F.max_pool2d, ct.max_pool2d)
 
     x28 = np.maximum(arr(b, 16, 28, 28), 0)  # pooling follows a ReLU: many ties at 0
-    h14 = arr(b, 16, 14, 14)
+    h14, w16, b8 = arr(b, 16, 14, 14), arr(16, 8, 4, 4), arr(8)
+    logits, labels = arr(b, 10), rng.integers(0, 10, b)
+    x_relu = arr(b, 16, 28, 28)
     return [
         (f"max_pool2d 3x3 stride 2, {b}x16x28x28", pool(x28, kernel_size=3, stride=2)),
         (f"max_pool2d 2x2, {b}x16x28x28", pool(x28, kernel_size=2)),
@@ -251,15 +284,14 @@ def op_cases(rng, quick: bool):
         (f"conv2d {b}x8x14x14 -> 16, 3x3 pad 1", conv(arr(b, 8, 14, 14), 16, 3, padding=1)),
         (f"conv2d {b}x32x14x14 -> 64, 3x3 pad 1", conv(arr(b, 32, 14, 14), 64, 3, padding=1)),
         (f"conv_transpose2d {b}x16x14x14 -> 8, 4x4 s2 p1",
-         op_case([h14, arr(16, 8, 4, 4), arr(8)], dict(stride=2, padding=1), cn.conv_transpose2d,
-                 cn.conv_transpose2d_backward, fast.conv_transpose2d, fast.conv_transpose2d_backward,
+         op_case([h14, w16, b8], dict(stride=2, padding=1), cn.conv_transpose2d, cn.conv_transpose2d_backward,
+                 layer_run(conv_layer(cn.ConvTranspose2d, w16, b8, stride=2, padding=1), h14),
                  F.conv_transpose2d, ct.conv_transpose2d)),
         (f"conv2d {b // 2}x3x64x64 -> 16, 3x3 s2 p1", conv(arr(b // 2, 3, 64, 64), 16, 3, stride=2, padding=1)),
-        (f"cross_entropy {b}x10",
-         op_case([arr(b, 10), rng.integers(0, 10, b)], {}, cn.cross_entropy, cn.cross_entropy_backward,
-                 fast.cross_entropy, fast.cross_entropy_backward, F.cross_entropy, ct.cross_entropy)),
-        (f"relu {b}x16x28x28", op_case([arr(b, 16, 28, 28)], {}, cn.relu, cn.relu_backward, _relu_fast,
-                                       fast.relu_backward, F.relu, ct.relu)),
+        (f"cross_entropy {b}x10", op_case([logits, labels], {}, cn.cross_entropy, cn.cross_entropy_backward,
+                                          loss_run(logits, labels), F.cross_entropy, ct.cross_entropy)),
+        (f"relu {b}x16x28x28", op_case([x_relu], {}, cn.relu, cn.relu_backward, layer_run(cn.ReLU(), x_relu),
+                                       F.relu, ct.relu)),
     ]
 
 
@@ -285,63 +317,15 @@ def lenet_layers(nn, **kw):
             nn.Flatten(), nn.Linear(64 * 7 * 7, 128, **kw), nn.ReLU(), nn.Linear(128, 10, **kw)]
 
 
-class FastConv2d(cn.Conv2d):
-    """cnnlab.numpy's Conv2d calling ``fast``: the forward keeps the columns for the backward."""
-
-    def forward(self, x):
-        b = None if self.bias is None else self.bias.data
-        out, self.fast_cache = fast.conv2d(x, self.weight.data, b, stride=self.stride, padding=self.padding,
-                                           dilation=self.dilation, groups=self.groups)
-        return out
-
-    def backward(self, grad_out):
-        grad_x, grad_w, grad_b = fast.conv2d_backward(grad_out, self.fast_cache)
-        self.fast_cache = None  # the columns are freed now, not when the next forward replaces them
-        self.weight.accumulate(grad_w)
-        if self.bias is not None:
-            self.bias.accumulate(grad_b)
-        return grad_x
-
-
-class FastMaxPool2d(cn.MaxPool2d):
-    """cnnlab.numpy's MaxPool2d calling ``fast``: the forward keeps where the maxima are."""
-
-    def forward(self, x):
-        out, self.fast_cache = fast.max_pool2d(x, self.kernel_size, stride=self.stride, padding=self.padding,
-                                               dilation=self.dilation, ceil_mode=self.ceil_mode)
-        return out
-
-    def backward(self, grad_out):
-        grad_x = fast.max_pool2d_backward(grad_out, self.fast_cache)
-        self.fast_cache = None
-        return grad_x
-
-
-class FastReLU(cn.ReLU):
-    """cnnlab.numpy's ReLU calling ``fast``: it keeps its output (out > 0 where x > 0)."""
-
-    def forward(self, x):
-        self.out = fast.relu(x)
-        return self.out
-
-    def backward(self, grad_out):
-        return fast.relu_backward(grad_out, self.out)
-
-
-class _FastLayers:
-    """The layer names ``lenet_layers`` asks for, fast where ``fast`` has the op."""
-    Conv2d, ReLU, MaxPool2d, Flatten, Linear = FastConv2d, FastReLU, FastMaxPool2d, cn.Flatten, cn.Linear
-
-
-def numpy_epoch(model, optimizer, x, y, batch, loss, loss_backward):
+def numpy_epoch(model, optimizer, x, y, batch):
     """One epoch of minibatch SGD with a cnnlab.numpy model (the steps of ``cnnlab.numpy.fit``)."""
     def run():
         for start in range(0, len(x), batch):
             xb, yb = x[start:start + batch], y[start:start + batch]
             out = model(xb)
-            value, cache = loss(out, yb)
+            loss, cache = fast.cross_entropy(out, yb)  # fit's loss
             optimizer.zero_grad()
-            model.backward(loss_backward(cache))
+            model.backward(fast.cross_entropy_backward(1.0, cache))
             optimizer.step()
     return run
 
@@ -360,20 +344,17 @@ def torch_epoch(model, x, y, batch, loss):
 
 
 def epoch_contenders(x, y, batch=64):
-    def numpy_model(layers):
-        model = cn.Sequential(lenet_layers(layers, rng=0))
-        return model, cn.SGD(model.parameters(), lr=RECIPE["lr"], momentum=RECIPE["momentum"],
-                             weight_decay=RECIPE["weight_decay"])
-
-    ref_loss = (lambda out, yb: (cn.cross_entropy(out, yb), (out, yb)),
-                lambda cache: cn.cross_entropy_backward(1.0, *cache)[0])
-    fast_loss = (fast.cross_entropy, lambda cache: fast.cross_entropy_backward(1.0, cache))
+    model = cn.Sequential(lenet_layers(cn, rng=0))
+    optimizer = cn.SGD(model.parameters(), lr=RECIPE["lr"], momentum=RECIPE["momentum"],
+                       weight_decay=RECIPE["weight_decay"])
     contenders = {
         "torch.nn": torch_epoch(torch.nn.Sequential(*lenet_layers(torch.nn)), x, y, batch, F.cross_entropy),
-        "cnnlab.numpy": numpy_epoch(*numpy_model(cn), x, y, batch, *ref_loss),
-        "cnnlab.numpy + fast": numpy_epoch(*numpy_model(_FastLayers), x, y, batch, *fast_loss),
-        "cnnlab.torch": torch_epoch(ct.nn.Sequential(*lenet_layers(ct.nn, rng=0)), x, y, batch, ct.cross_entropy),
+        "cnnlab.numpy": numpy_epoch(model, optimizer, x, y, batch),
     }
+    if fast.numba_kernels():
+        contenders["cnnlab.numpy, no numba"] = with_numba(False, contenders["cnnlab.numpy"])
+    contenders["cnnlab.torch"] = torch_epoch(ct.nn.Sequential(*lenet_layers(ct.nn, rng=0)), x, y, batch,
+                                             ct.cross_entropy)
     return contenders
 
 
@@ -408,9 +389,6 @@ def main(argv=None):
     start = time.perf_counter()
 
     print(configuration(), flush=True)
-    with Section("compile"):  # numba's first call per dtype compiles (or loads the cache): not timed below
-        for name, contenders in op_cases(np.random.default_rng(0), quick=True)[:1]:
-            contenders["fast"]()
 
     cases = op_cases(np.random.default_rng(0), args.quick)
     names = [n for n in cases[0][1] if n != "torch"]
@@ -434,8 +412,8 @@ def main(argv=None):
         print("|---|---|---|")
         for name, seconds in medians.items():
             print(f"| {name} | {seconds:.3f} | {seconds / medians['torch.nn']:.2f} |")
-        print("\npeak memory growth during two NumPy epochs (tracemalloc): " + ", ".join(
-            f"{name} {peak_memory_mib(contenders[name]):.1f} MiB" for name in ("cnnlab.numpy", "cnnlab.numpy + fast")))
+        print(f"\npeak memory growth during two cnnlab.numpy epochs (tracemalloc): "
+              f"{peak_memory_mib(contenders['cnnlab.numpy']):.1f} MiB")
 
     waits = np.array(settle.waits) * 1e3
     print(f"\nsettling before each sample: median {np.median(waits):.1f} ms, max {waits.max():.1f} ms, "

@@ -24,3 +24,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     .venv/bin/python -c "import matplotlib.pyplot" 2>/dev/null
     echo "$want" > "$stamp"
 fi
+# cnnlab.numpy.fast's numba loops: compiled once here into cnnlab/numpy/__pycache__ (seconds), so that no
+# notebook or test pays for it; when already compiled this only loads them (under a second).
+.venv/bin/python -c "
+from cnnlab.numpy import fast
+done = fast.compile_kernels()
+if done.get('compiled'):
+    print(f\"setup: compiled cnnlab.numpy.fast's numba loops ({done['seconds']:.1f} s)\")
+"

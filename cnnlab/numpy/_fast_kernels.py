@@ -134,4 +134,5 @@ def relu(x, out):
 def relu_backward(grad_out, out, grad_x):
     """Flat grad_out, out (relu's output) -> grad_x = grad_out where out > 0 else 0; one pass."""
     for k in range(out.size):
-        grad_x[k] = grad_out[k] if out[k] > 0 else 0
+        g = grad_out[k]  # loaded whatever out[k] is: a select, not a branch (the loop vectorises)
+        grad_x[k] = g if out[k] > 0 else 0

@@ -33,7 +33,7 @@ from .._checks import check_cross_entropy, check_float, check_grad_out, check_sh
 from .._geometry import conv2d_geometry, conv_transpose2d_geometry, pool_geometry
 from .windows import col2im, pad2d, sliding_windows, unpad2d
 
-__all__ = ["USE_NUMBA", "numba_kernels", "conv2d", "conv2d_backward", "conv_transpose2d",
+__all__ = ["USE_NUMBA", "numba_kernels", "compile_kernels", "conv2d", "conv2d_backward", "conv_transpose2d",
            "conv_transpose2d_backward", "max_pool2d", "max_pool2d_backward", "relu", "relu_backward",
            "cross_entropy", "cross_entropy_backward"]
 
@@ -56,6 +56,41 @@ def numba_kernels():
             kernels = False
         _kernels = kernels
     return _kernels or None
+
+
+def compile_kernels() -> dict:
+    """Run every compiled loop once in float32 and float64 (tiny inputs), so that none compiles later.
+
+    numba compiles a loop at its first call for each dtype and keeps the machine code in ``__pycache__``
+    (``cache=True``): the first process on a machine pays seconds, later ones load it. ``scripts/setup.sh``
+    calls this once, and ``benchmarks/speed.py`` before timing anything.
+
+    Returns:
+        {"numba": False} without numba (or with ``USE_NUMBA`` False), else {"numba": True, "compiled": how many
+        (loop, dtype) versions were compiled now (0: all loaded from the cache), "seconds": time taken}.
+    """
+    import time
+
+    kernels = numba_kernels()
+    if not kernels:
+        return {"numba": False}
+    start = time.perf_counter()
+    dispatchers = [getattr(kernels, name) for name in ("im2col", "col2im", "max_pool", "max_pool_backward",
+                                                       "relu", "relu_backward")]
+    misses_before = sum(sum(d.stats.cache_misses.values()) for d in dispatchers)
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        x = rng.standard_normal((1, 2, 5, 5)).astype(dtype)
+        w = rng.standard_normal((2, 2, 3, 3)).astype(dtype)
+        out, cache = conv2d(x, w, stride=2, padding=1)  # strided: im2col, col2im
+        conv2d_backward(out, cache)
+        out, cache = conv_transpose2d(x, w, stride=2)
+        conv_transpose2d_backward(out, cache)
+        out, cache = max_pool2d(x, 2)
+        max_pool2d_backward(out, cache)
+        relu_backward(x, relu(x))
+    compiled = sum(sum(d.stats.cache_misses.values()) for d in dispatchers) - misses_before
+    return {"numba": True, "compiled": compiled, "seconds": time.perf_counter() - start}
 
 
 # ----------------------------------------------------------------------------------------------------------------

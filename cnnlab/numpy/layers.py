@@ -17,6 +17,12 @@ The design, in one screen:
 - Every layer writes out its two passes where it is defined: ``forward(x)`` keeps ``self.x = x`` and
   returns ``op(x, ...)``; ``backward(grad_out)`` calls ``op_backward(grad_out, self.x, ...)``, adds the
   weights' gradients to ``weight.grad`` / ``bias.grad`` and returns the gradient of the input.
+- The layers a CNN spends its time in (``Conv2d``, ``ConvTranspose2d``, ``MaxPool2d``, ``ReLU``) call
+  :mod:`cnnlab.numpy.fast` instead: the same numbers as the reference ops (tests hold them equal), but the
+  forward keeps what it computed for the backward (``self.cache``: the im2col columns, where each window's
+  maximum is; ``ReLU`` keeps its output ``self.out``), as torch does. The backward uses it once and frees
+  it; a second forward before the backward replaces it (the backward follows the last forward, as
+  ``self.x`` of the other layers).
 - A :class:`Parameter` is a trainable array ``.data`` and its gradient ``.grad`` (``None`` until a
   backward pass; gradients of several backward passes add up until ``zero_grad()``, as in torch).
 - :class:`Module`, the base of every layer, holds what teaches nothing: ``layer(x)`` calls
@@ -40,7 +46,7 @@ import numpy as np
 
 from .._checks import _is_int, check_dropout_p, pair, positive_int
 from . import activations as A
-from .conv import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
+from . import fast
 from .linear import dropout, dropout_backward, dropout_mask, flatten, flatten_backward, linear, linear_backward
 from .pool import (avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward, max_unpool2d,
                    max_unpool2d_backward)
@@ -154,6 +160,9 @@ class _NoForwardYet(RuntimeError, AttributeError):
     """``backward`` before ``forward``; an AttributeError too, so that ``hasattr(layer, "x")`` is False."""
 
 
+_SAVED_FOR_BACKWARD = ("x", "cache", "out")  # what a forward keeps: its input, the fast ops' cache, ReLU's output
+
+
 class Module:
     """Base class of every layer: ``layer(x)``, the parameters, train/eval mode, the state dict, the repr.
 
@@ -173,10 +182,11 @@ class Module:
         raise NotImplementedError
 
     def __getattr__(self, name):
-        # Python calls this only for an attribute that is not set: ``self.x`` before the first forward pass.
-        if name == "x":
+        # Python calls this only for an attribute that is not set: ``self.x`` before the first forward pass,
+        # ``self.cache`` before it or after the backward that used it.
+        if name in _SAVED_FOR_BACKWARD:
             raise _NoForwardYet(f"{type(self).__name__}.backward: call forward first (nothing is stored "
-                                f"for the backward pass)")
+                                f"for the backward pass; a backward uses what its forward stored once)")
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # -- structure -----------------------------------------------------------------------------
@@ -345,15 +355,17 @@ class Conv2d(Module):
         self.bias = Parameter(np.zeros(self.out_channels, self.dtype)) if bias else None
 
     def forward(self, x):
-        self.x = x  # the backward pass needs the input
         bias = None if self.bias is None else self.bias.data
-        return conv2d(x, self.weight.data, bias, stride=self.stride, padding=self.padding,
-                      dilation=self.dilation, groups=self.groups)
+        # fast.conv2d computes what conv2d (conv.py) computes, tests hold them equal; its cache keeps the
+        # im2col columns, so the backward needs no second im2col
+        out, self.cache = fast.conv2d(x, self.weight.data, bias, stride=self.stride, padding=self.padding,
+                                      dilation=self.dilation, groups=self.groups)
+        return out
 
     def backward(self, grad_out):
-        bias = None if self.bias is None else self.bias.data
-        grad_x, grad_w, grad_b = conv2d_backward(grad_out, self.x, self.weight.data, bias, stride=self.stride,
-                                                 padding=self.padding, dilation=self.dilation, groups=self.groups)
+        # = conv2d_backward(grad_out, x, weight, bias, stride, padding, dilation, groups)
+        grad_x, grad_w, grad_b = fast.conv2d_backward(grad_out, self.cache)
+        del self.cache  # the columns are freed now, not at the next forward
         self.weight.accumulate(grad_w)
         if self.bias is not None:
             self.bias.accumulate(grad_b)
@@ -383,16 +395,17 @@ class ConvTranspose2d(Module):
         self.bias = Parameter(np.zeros(self.out_channels, self.dtype)) if bias else None
 
     def forward(self, x):
-        self.x = x
         bias = None if self.bias is None else self.bias.data
-        return conv_transpose2d(x, self.weight.data, bias, stride=self.stride, padding=self.padding,
-                                output_padding=self.output_padding, groups=self.groups, dilation=self.dilation)
+        # fast.conv_transpose2d computes what conv_transpose2d (conv.py) computes, tests hold them equal
+        out, self.cache = fast.conv_transpose2d(x, self.weight.data, bias, stride=self.stride, padding=self.padding,
+                                                output_padding=self.output_padding, groups=self.groups,
+                                                dilation=self.dilation)
+        return out
 
     def backward(self, grad_out):
-        bias = None if self.bias is None else self.bias.data
-        grad_x, grad_w, grad_b = conv_transpose2d_backward(
-            grad_out, self.x, self.weight.data, bias, stride=self.stride, padding=self.padding,
-            output_padding=self.output_padding, groups=self.groups, dilation=self.dilation)
+        # = conv_transpose2d_backward(grad_out, x, weight, bias, stride, padding, output_padding, groups, dilation)
+        grad_x, grad_w, grad_b = fast.conv_transpose2d_backward(grad_out, self.cache)
+        del self.cache  # freed now, not at the next forward
         self.weight.accumulate(grad_w)
         if self.bias is not None:
             self.bias.accumulate(grad_b)
@@ -420,13 +433,23 @@ class MaxPool2d(Module):
         self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
 
     def forward(self, x):
-        self.x = x
-        return max_pool2d(x, self.kernel_size, stride=self.stride, padding=self.padding, dilation=self.dilation,
-                          ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+        if self.return_indices:  # for MaxUnpool2d: the reference op, which returns torch's indices
+            self.x = x
+            return max_pool2d(x, self.kernel_size, stride=self.stride, padding=self.padding,
+                              dilation=self.dilation, ceil_mode=self.ceil_mode, return_indices=True)
+        # fast.max_pool2d computes what max_pool2d (pool.py) computes, tests hold them equal; its cache keeps
+        # where each window's maximum is, so the backward needs no second search
+        out, self.cache = fast.max_pool2d(x, self.kernel_size, stride=self.stride, padding=self.padding,
+                                          dilation=self.dilation, ceil_mode=self.ceil_mode)
+        return out
 
     def backward(self, grad_out):
-        return max_pool2d_backward(grad_out, self.x, self.kernel_size, stride=self.stride, padding=self.padding,
-                                   dilation=self.dilation, ceil_mode=self.ceil_mode)
+        if self.return_indices:
+            return max_pool2d_backward(grad_out, self.x, self.kernel_size, stride=self.stride,
+                                       padding=self.padding, dilation=self.dilation, ceil_mode=self.ceil_mode)
+        grad_x = fast.max_pool2d_backward(grad_out, self.cache)  # = max_pool2d_backward(grad_out, x, ...)
+        del self.cache
+        return grad_x
 
     def extra_repr(self):
         stride = self.kernel_size if self.stride is None else self.stride
@@ -657,11 +680,15 @@ class ReLU(Module):
     """ReLU: ``max(0, x)``; the gradient passes where x > 0 and stops elsewhere. Shapes: (*) -> (*)."""
 
     def forward(self, x):
-        self.x = x
-        return A.relu(x)
+        # fast.relu computes what relu (activations.py) computes, tests hold them equal; the backward needs
+        # only the output (out > 0 exactly where x > 0)
+        self.out = fast.relu(x)
+        return self.out
 
     def backward(self, grad_out):
-        return A.relu_backward(grad_out, self.x)
+        grad_x = fast.relu_backward(grad_out, self.out)  # = relu_backward(grad_out, x)
+        del self.out
+        return grad_x
 
 
 class LeakyReLU(Module):

@@ -7,6 +7,10 @@ What is NumPy's own is the step on one minibatch, where the hand-written backwar
     model.zero_grad()
     model.backward(dloss/dout)                         # backward: fills every p.grad
     optimizer.step()                                   # gradient descent
+
+With ``loss="cross_entropy"`` the step calls ``cnnlab.numpy.fast.cross_entropy``: the same loss and
+gradient as ``cross_entropy`` / ``cross_entropy_backward`` (tests hold them equal), its backward reusing the
+softmax the forward computed.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 from .._checks import positive_int
 from ..training import (FIT_SETTINGS_DOC, History, batch_slices, check_fit_settings, check_loss_is_finite,
                         check_samples, eval_mode, fit_loop, mean_loss_and_accuracy)
+from . import fast
 from .losses import cross_entropy, cross_entropy_backward, mse_loss, mse_loss_backward
 
 __all__ = ["History", "fit", "evaluate", "predict"]
@@ -117,12 +122,20 @@ def fit(model, optimizer, x_train, y_train, loss="cross_entropy", epochs: int = 
             optimizer.lr = schedule(epoch)
         return optimizer.lr
 
-    def step(xb, yb, epoch):
-        out = model(xb)                                # forward
+    def loss_and_grad(out, yb, epoch):
+        """The loss (a float, checked finite) and dloss/dout."""
+        if loss_fn is cross_entropy:  # fast.cross_entropy: the same numbers, its backward reuses the softmax
+            value, cache = fast.cross_entropy(out, yb)
+            check_loss_is_finite(float(value), epoch, optimizer.lr)
+            return float(value), fast.cross_entropy_backward(1.0, cache)
         value = float(loss_fn(out, yb))
         check_loss_is_finite(value, epoch, optimizer.lr)
         grad = loss_backward(1.0, out, yb)
-        grad = grad[0] if isinstance(grad, tuple) else grad
+        return value, grad[0] if isinstance(grad, tuple) else grad
+
+    def step(xb, yb, epoch):
+        out = model(xb)                                # forward
+        value, grad = loss_and_grad(out, yb, epoch)
         model.zero_grad()
         model.backward(grad)                           # backward: fills every p.grad
         optimizer.step()                               # gradient descent

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 import cnnlab.numpy as cn
+from cnnlab.numpy import fast
 from cnnlab.numpy import layers as L
+
+from ..ops.oracle import assert_close
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -166,18 +169,117 @@ def test_activation_layer_per_slide_function():
         np.testing.assert_array_equal(cls()(x), cn.ACTIVATIONS[name].fn(x))
 
 
-def test_layers_call_the_functional_ops(rng):
-    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
-    conv = L.Conv2d(3, 4, 3, stride=2, padding=1, rng=0)
-    np.testing.assert_array_equal(conv(x), cn.conv2d(x, conv.weight.data, conv.bias.data, stride=2, padding=1))
-    g = rng.standard_normal((2, 4, 4, 4)).astype(np.float32)
-    gx, gw, gb = cn.conv2d_backward(g, x, conv.weight.data, conv.bias.data, stride=2, padding=1)
-    np.testing.assert_array_equal(conv.backward(g), gx)
-    np.testing.assert_array_equal(conv.weight.grad, gw)
-    np.testing.assert_array_equal(conv.bias.grad, gb)
-    pool = L.MaxPool2d(2)
-    np.testing.assert_array_equal(pool(x), cn.max_pool2d(x, 2))
-    assert conv(x).dtype == np.float32 and conv.backward(g).dtype == np.float32
+# ---------------------------------------------------------------------------------------------- the fast path
+
+def _has_numba() -> bool:
+    saved = fast.USE_NUMBA
+    fast.USE_NUMBA = True
+    try:
+        return fast.numba_kernels() is not None
+    finally:
+        fast.USE_NUMBA = saved
+
+
+@pytest.fixture(params=["numba", "numpy"])
+def fast_path(request, monkeypatch):
+    """The layers run cnnlab.numpy.fast's compiled loops (skipped without numba), then its NumPy path."""
+    if request.param == "numba" and not _has_numba():
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(fast, "USE_NUMBA", request.param == "numba")
+    return request.param
+
+
+def _bias(layer):
+    return None if layer.bias is None else layer.bias.data
+
+
+# (name, layer, input shape, the reference op and its backward called with the layer's settings)
+FAST_LAYERS = [
+    ("Conv2d 3x3 pad 1", lambda: L.Conv2d(3, 4, 3, padding=1, rng=0), (2, 3, 7, 7),
+     lambda l, x: cn.conv2d(x, l.weight.data, _bias(l), padding=1),
+     lambda l, g, x: cn.conv2d_backward(g, x, l.weight.data, _bias(l), padding=1)),
+    ("Conv2d stride 2, groups, no bias", lambda: L.Conv2d(4, 6, (3, 2), stride=2, padding=1, groups=2, bias=False,
+                                                            rng=0), (2, 4, 9, 8),
+     lambda l, x: cn.conv2d(x, l.weight.data, None, stride=2, padding=1, groups=2),
+     lambda l, g, x: cn.conv2d_backward(g, x, l.weight.data, None, stride=2, padding=1, groups=2)),
+    ("ConvTranspose2d 4x4 s2 p1", lambda: L.ConvTranspose2d(4, 3, 4, stride=2, padding=1, rng=0), (2, 4, 5, 6),
+     lambda l, x: cn.conv_transpose2d(x, l.weight.data, _bias(l), stride=2, padding=1),
+     lambda l, g, x: cn.conv_transpose2d_backward(g, x, l.weight.data, _bias(l), stride=2, padding=1)),
+    ("MaxPool2d 2", lambda: L.MaxPool2d(2), (2, 3, 8, 9),
+     lambda l, x: cn.max_pool2d(x, 2), lambda l, g, x: (cn.max_pool2d_backward(g, x, 2),)),
+    ("MaxPool2d 3 s2 p1 ceil", lambda: L.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), (2, 3, 8, 9),
+     lambda l, x: cn.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True),
+     lambda l, g, x: (cn.max_pool2d_backward(g, x, 3, stride=2, padding=1, ceil_mode=True),)),
+    ("ReLU", lambda: L.ReLU(), (2, 3, 5, 4), lambda l, x: cn.relu(x), lambda l, g, x: (cn.relu_backward(g, x),)),
+]
+TOL = {np.float64: 1e-12, np.float32: 2e-5}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("name, make, shape, op, op_backward", FAST_LAYERS, ids=[c[0] for c in FAST_LAYERS])
+def test_layers_on_the_fast_path_equal_the_reference_ops(fast_path, dtype, name, make, shape, op, op_backward):
+    """Conv2d, ConvTranspose2d, MaxPool2d and ReLU call cnnlab.numpy.fast: the reference op's numbers."""
+    rng = np.random.default_rng(3)
+    layer = make().astype(dtype)
+    x = rng.standard_normal(shape).astype(dtype)
+    if isinstance(layer, L.MaxPool2d):
+        x = np.maximum(x, 0)  # after a ReLU: windows tie at 0, the first element gets the gradient
+    out = layer(x)
+    assert out.dtype == dtype
+    assert_close(out, op(layer, x), tol=TOL[dtype])
+    g = rng.standard_normal(out.shape).astype(dtype)
+    layer.zero_grad()
+    grad_x = layer.backward(g)
+    grad_x_ref, *grad_params_ref = op_backward(layer, g, x)
+    assert grad_x.dtype == dtype
+    assert_close(grad_x, grad_x_ref, tol=TOL[dtype])
+    for p, expected in zip(layer.parameters(), [e for e in grad_params_ref if e is not None]):
+        assert p.grad.dtype == dtype
+        assert_close(p.grad, expected, tol=TOL[dtype])
+
+
+@pytest.mark.parametrize("name, make, shape, op, op_backward", FAST_LAYERS, ids=[c[0] for c in FAST_LAYERS])
+def test_fast_layers_backward_follows_the_last_forward_and_frees_its_cache(fast_path, name, make, shape, op,
+                                                                           op_backward):
+    """Two forwards, one backward: the gradient of the second (as the layers that keep ``self.x``). The
+    backward frees what the forward kept: a second backward asks for a forward."""
+    rng = np.random.default_rng(4)
+    layer = make().astype(np.float64)
+    first, second = rng.standard_normal(shape), rng.standard_normal(shape)
+    layer(first)
+    out = layer(second)
+    g = rng.standard_normal(out.shape)
+    assert_close(layer.backward(g), op_backward(layer, g, second)[0], tol=1e-12)
+    assert not hasattr(layer, "cache") and not hasattr(layer, "out")  # nothing kept after the backward
+    with pytest.raises(RuntimeError, match=f"{type(layer).__name__}.backward: call forward first"):
+        layer.backward(g)
+
+
+def test_fast_layers_gradcheck_in_float64(fast_path, rng):
+    model = L.Sequential(L.Conv2d(2, 3, 3, padding=1, rng=0), L.ReLU(), L.MaxPool2d(2),
+                         L.ConvTranspose2d(3, 2, 2, stride=2, rng=1), L.Flatten(),
+                         L.Linear(2 * 6 * 6, 3, rng=2)).astype(np.float64)
+    x = rng.standard_normal((2, 2, 6, 6))
+    errors = cn.gradcheck(lambda v: model(v), [x], backward=lambda g, v: (model(v), model.backward(g))[1])
+    assert errors[0] < 1e-7
+
+
+def test_fit_with_cross_entropy_trains_as_with_the_reference_loss(fast_path, rng):
+    """fit's "cross_entropy" runs fast.cross_entropy: the same history as the reference loss in float64."""
+    x = rng.standard_normal((40, 1, 6, 6))
+    y = rng.integers(0, 3, 40)
+    histories = []
+    for loss in ("cross_entropy", (lambda out, t: cn.cross_entropy(out, t), cn.cross_entropy_backward)):
+        model = L.Sequential(L.Conv2d(1, 4, 3, rng=0), L.ReLU(), L.MaxPool2d(2), L.Flatten(),
+                             L.Linear(16, 3, rng=1)).astype(np.float64)
+        history = cn.fit(model, cn.SGD(model.parameters(), lr=0.1, momentum=0.9), x, y, loss=loss, epochs=3,
+                         batch_size=8, progress=False)
+        histories.append((history, model.state_dict()))
+    (fast_history, fast_state), (ref_history, ref_state) = histories
+    np.testing.assert_allclose(fast_history.train_loss, ref_history.train_loss, rtol=1e-12)
+    assert fast_history.train_acc == ref_history.train_acc
+    for name in ref_state:
+        np.testing.assert_allclose(fast_state[name], ref_state[name], rtol=1e-10, atol=1e-12, err_msg=name)
 
 
 # ---------------------------------------------------------------------------------------------- Dropout
