@@ -103,15 +103,22 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv2d(x, weight, bias, pads, stride, dilation, groups, out_hw)
 
 
+def _im2col(x, kernel_size, pads, stride, dilation, groups, out_hw):
+    """im2col: every window of the padded ``x`` as a column, (N, C_in, H, W) -> (N, G, K, OH * OW), where
+    K = C_in / G * KH * KW numbers of one window of one group."""
+    N, C_in = x.shape[:2]
+    (KH, KW), (OH, OW) = kernel_size, out_hw
+    windows = sliding_windows(pad2d(x, pads), kernel_size, stride, dilation, out_hw)  # (N, C_in, KH, KW, OH, OW)
+    return windows.reshape(N, groups, C_in // groups * KH * KW, OH * OW)  # a view until this reshape copies it
+
+
 def _conv2d(x, weight, bias, pads, stride, dilation, groups, out_hw):
     N, C_in = x.shape[:2]
     C_out, C_per_group, KH, KW = weight.shape
     G, K = groups, C_per_group * KH * KW  # K: numbers in one window of one group
     OH, OW = out_hw
 
-    xp = pad2d(x, pads)
-    cols = sliding_windows(xp, (KH, KW), stride, dilation, (OH, OW))  # (N, C_in, KH, KW, OH, OW), a view
-    cols = cols.reshape(N, G, K, OH * OW)  # im2col: one column per window (this reshape copies)
+    cols = _im2col(x, (KH, KW), pads, stride, dilation, G, (OH, OW))  # (N, G, K, OH*OW): one column per window
     w = weight.reshape(G, C_out // G, K)  # one row per kernel
     out = w @ cols  # (G, C_out/G, K) @ (N, G, K, OH*OW) -> (N, G, C_out/G, OH*OW): all the sums at once
     out = out.reshape(N, C_out, OH, OW)
@@ -147,15 +154,15 @@ def _conv2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, 
     G, K = groups, C_per_group * KH * KW
     OH, OW = out_hw
 
-    xp = pad2d(x, pads)
-    cols = sliding_windows(xp, (KH, KW), stride, dilation, (OH, OW)).reshape(N, G, K, OH * OW)  # as in forward
+    cols = _im2col(x, (KH, KW), pads, stride, dilation, G, (OH, OW))  # as in the forward
     w = weight.reshape(G, C_out // G, K)
     g = grad_out.reshape(N, G, C_out // G, OH * OW)
 
     grad_weight = (g @ cols.swapaxes(2, 3)).sum(axis=0)  # (N, G, C_out/G, K) summed over the batch
     grad_weight = grad_weight.reshape(weight.shape)
     grad_cols = w.swapaxes(1, 2) @ g  # (G, K, C_out/G) @ (N, G, C_out/G, OH*OW) -> (N, G, K, OH*OW)
-    grad_xp = col2im(grad_cols.reshape(N, C_in, KH, KW, OH, OW), xp.shape[2:], stride, dilation)
+    padded_hw = (pads[0] + x.shape[2] + pads[1], pads[2] + x.shape[3] + pads[3])
+    grad_xp = col2im(grad_cols.reshape(N, C_in, KH, KW, OH, OW), padded_hw, stride, dilation)
     grad_x = unpad2d(grad_xp, pads)  # the gradient that fell on the padding is dropped
     grad_bias = None if bias is None else grad_out.sum(axis=(0, 2, 3))
     return grad_x, grad_weight, grad_bias
@@ -234,8 +241,7 @@ def _conv_transpose2d_backward(grad_out, x, weight, bias, pads, stride, dilation
     _, C_out_per_group, KH, KW = weight.shape
     G, K = groups, C_out_per_group * KH * KW
 
-    gp = pad2d(grad_out, pads)
-    grad_cols = sliding_windows(gp, (KH, KW), stride, dilation, (H, W)).reshape(N, G, K, H * W)  # im2col
+    grad_cols = _im2col(grad_out, (KH, KW), pads, stride, dilation, G, (H, W))  # (N, G, K, H*W)
     w = weight.reshape(G, C_in // G, K)
     xs = x.reshape(N, G, C_in // G, H * W)
 

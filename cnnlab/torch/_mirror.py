@@ -22,6 +22,7 @@ The docstrings, signatures and math are written once, in cnnlab.numpy; a test ho
 from __future__ import annotations
 
 import importlib
+import threading
 import types
 
 import torch
@@ -36,14 +37,16 @@ def numpy_twin(torch_module_name: str) -> types.ModuleType:
     return importlib.import_module(torch_module_name.replace("cnnlab.torch.", "cnnlab.numpy.", 1))
 
 
-def mirror(namespace: dict, differentiable: dict | None = None, no_grad: tuple = ()) -> None:
+def mirror(namespace: dict, differentiable: dict | None = None, no_grad: tuple = (), keep: tuple = ()) -> None:
     """Define in ``namespace`` (a torch module's ``globals()``) every function of its NumPy twin.
 
     Names the torch module already defines are kept (torch's own version wins). Other globals of
     ``module`` are shared only when they know no backend (``math``, ``cnnlab._checks``, a string, ...);
     a NumPy object the torch module has not replaced is an error at import time, never a silent NumPy
     call on a tensor. The functions named in ``no_grad`` compute a choice that has no gradient (where each
-    maximum is): they run under ``torch.no_grad()``, so autograd records none of their steps.
+    maximum is): they run under ``torch.no_grad()``, so autograd records none of their steps. The results
+    of the functions named in ``keep`` (conv2d's im2col) are kept by the node whose forward computed them
+    and handed back when its backward asks again for the same thing, instead of computed twice.
     """
     module = numpy_twin(namespace["__name__"])
     for name, value in vars(module).items():
@@ -59,6 +62,8 @@ def mirror(namespace: dict, differentiable: dict | None = None, no_grad: tuple =
         namespace[name] = _autograd_node(namespace[name], namespace[name + "_backward"], n_inputs)
     for name in no_grad:
         namespace[name] = torch.no_grad()(namespace[name])
+    for name in keep:
+        namespace[name] = _kept(namespace[name])
 
 
 def _knows_backend(value) -> bool:
@@ -85,6 +90,27 @@ def _rebind(function: types.FunctionType, namespace: dict) -> types.FunctionType
     return twin
 
 
+# While a node's forward or backward runs: its dict of kept results (see _kept), else None.
+_node_state = threading.local()
+
+
+def _kept(function):
+    """``function``, whose result inside a node's forward is kept by the node and returned again when the node's
+    backward calls it with the same arguments (the same tensors: same memory, shape and strides)."""
+
+    def call(*args):
+        kept = getattr(_node_state, "kept", None)
+        if kept is None:
+            return function(*args)
+        key = tuple((a.data_ptr(), a.shape, a.stride(), a.dtype) if isinstance(a, torch.Tensor) else a for a in args)
+        if key not in kept:
+            kept[key] = function(*args)
+        return kept[key]
+
+    call.__name__, call.__qualname__, call.__doc__ = function.__name__, function.__qualname__, function.__doc__
+    return call
+
+
 class _Node(torch.autograd.Function):
     """``forward(*inputs, *plan)`` as an autograd node whose backward is the hand-written
     ``backward(grad_out, *inputs, *plan)``, returning the inputs' gradients (one, or a tuple in order).
@@ -95,14 +121,22 @@ class _Node(torch.autograd.Function):
     def forward(ctx, forward, backward, n_inputs, *args):
         ctx.backward_fn, ctx.plan = backward, args[n_inputs:]
         ctx.save_for_backward(*args[:n_inputs])
-        out = forward(*args)
+        _node_state.kept = ctx.kept = {}
+        try:
+            out = forward(*args)
+        finally:
+            _node_state.kept = None
         if isinstance(out, tuple):  # (values, indices): only the first output has a gradient
             ctx.mark_non_differentiable(*out[1:])
         return out
 
     @staticmethod
     def backward(ctx, grad_out, *_grads_of_indices):
-        grads = ctx.backward_fn(grad_out.contiguous(), *ctx.saved_tensors, *ctx.plan)
+        _node_state.kept = ctx.kept
+        try:
+            grads = ctx.backward_fn(grad_out.contiguous(), *ctx.saved_tensors, *ctx.plan)
+        finally:
+            _node_state.kept = ctx.kept = None  # what was kept is freed with the backward
         grads = grads if isinstance(grads, tuple) else (grads,)
         return (None, None, None, *grads, *(None for _ in ctx.plan))
 
