@@ -149,6 +149,8 @@ def _autograd_node(forward, backward, n_inputs: int):
                                            f"``{backward.__name__}`` (hand-written)."})
 
     def record(*args):
+        if not torch.is_grad_enabled():  # inside another node's forward or backward, or under no_grad: no node
+            return forward(*args)
         return node.apply(forward, backward, n_inputs, *args)
 
     record.__name__ = record.__qualname__ = forward.__name__

@@ -2,7 +2,7 @@
 
 The functions, docstrings and math are those of the NumPy module, run with ``np`` = ``torch`` (see
 ``_mirror.py``); every op is an autograd node whose backward is the hand-written ``_op_backward``. What
-torch does differently is defined here: the one-hot matrix is made on the logits' device, and the penalty
+torch does differently is defined here: the one-hot matrix is scattered on the logits' device, and the penalty
 of no parameters at all is a 0 on the default device.
 """
 
@@ -20,9 +20,9 @@ __all__ = numpy_twin(__name__).__all__
 
 
 def _one_hot(target, logits):
-    # torch.eye needs the device (NumPy's is the CPU's), and a uint8 target would index as a mask: make it int64.
-    eye = torch.eye(logits.shape[1], dtype=logits.dtype, device=logits.device)
-    return torch.moveaxis(eye[target.long()], -1, 1)
+    # A 1 scattered at each true class of zeros like the logits: on their device (NumPy's np.eye is the CPU's),
+    # in one pass (rows of an identity matrix cost three); scatter_ wants int64 classes.
+    return torch.zeros_like(logits).scatter_(1, target.long().unsqueeze(1), 1.0)
 
 
 def _all_weights(weights):

@@ -116,6 +116,30 @@ def test_the_backward_is_the_stateless_backward():
         torch.testing.assert_close(ours, stateless, rtol=0, atol=0)
 
 
+def test_a_second_backward_recomputes_what_the_first_freed():
+    """conv2d's node keeps the forward's im2col columns for its backward and frees them there: a second backward
+    through the same graph (retain_graph) makes them again and gives the same gradients."""
+    x, w = t(2, 3, 5, 5), t(4, 3, 3, 3, seed=1)
+    out = ct.conv2d(x, w, padding=1)
+    g = torch.randn_like(out)
+    first = torch.autograd.grad(out, (x, w), g, retain_graph=True)
+    second = torch.autograd.grad(out, (x, w), g)
+    for a, b in zip(first, second):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_one_node_per_op():
+    """An op that uses another op's math inside its forward or backward (cross_entropy's log_softmax and softmax)
+    records one node; under torch.no_grad() an op records none and gives the same numbers."""
+    logits, target = t(4, 3), torch.tensor([0, 2, 1, 2])
+    loss = ct.cross_entropy(logits, target)
+    assert type(loss.grad_fn).__name__ == "_CrossEntropyBackward"
+    assert all(f is None or "Softmax" not in type(f).__name__ for f, _ in loss.grad_fn.next_functions)
+    with torch.no_grad():
+        again = ct.cross_entropy(logits, target)
+    assert again.grad_fn is None and again.item() == loss.item()
+
+
 def test_max_pool2d_indices_have_no_gradient():
     out, idx = ct.max_pool2d(distinct(1, 1, 4, 4), 2, return_indices=True)
     assert out.requires_grad and not idx.requires_grad and idx.dtype == torch.int64
