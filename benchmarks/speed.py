@@ -1,7 +1,7 @@
 """How fast does cnnlab train, next to plain torch on the CPU? The benchmark of issue 15.
 
     python benchmarks/speed.py              # the full table: median of 21 per op, 5 epochs per contender
-    python benchmarks/speed.py --quick      # a small version (a few seconds; the book runs it)
+    python benchmarks/speed.py --quick      # a small version (about 10 s; the book runs it)
     python benchmarks/speed.py --reps 41 --epoch-reps 9
 
 Every figure comes from this one run. Ops, forward + backward, float32, each against torch
@@ -26,7 +26,8 @@ only. The first run on a machine compiles numba's loops (seconds; cached in ``__
 How it measures: the contenders' repetitions alternate (A, B, C, A, B, C, ...); before each sample it
 waits until no other thread of this process is running (torch's OpenMP and BLAS threads spin for a
 while after their work; the wait reads each thread's state in /proc/self/task), so no contender pays for
-another's threads. It prints the medians, the BLAS kernel, the thread counts and the load, and warns when
+another's threads; then the contender runs twice untimed (an idle virtual CPU takes milliseconds to wake
+up: see ``alternate``) and once timed. It prints the medians, the BLAS kernel, the thread counts and the load, and warns when
 other processes used the CPUs during a section. Timings depend on the machine and its load: a measurement,
 not a promise.
 """
@@ -143,6 +144,11 @@ def configuration() -> str:
     env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                       "NUMBA_NUM_THREADS") if k in os.environ}
     lines.append(f"  thread settings in the environment: {env or 'none'}")
+    if torch.cuda.is_available():
+        lines.append(f"  CUDA: {torch.cuda.get_device_name()} (this script times the CPU only; "
+                     f"the GPU rows of issue 15 are not measured)")
+    else:
+        lines.append("  CUDA: no GPU here (the GPU rows of issue 15 are not measured)")
     compiled = fast.compile_kernels()  # numba's first call per dtype compiles or loads the cache: not timed below
     if compiled["numba"]:
         import numba
@@ -170,14 +176,23 @@ def limit_threads(n: int) -> None:
 # timing
 # ----------------------------------------------------------------------------------------------------------------
 
-def alternate(contenders: dict, reps: int, settle: Settler) -> dict:
-    """Median seconds of each ``name: fn()``, their repetitions alternated (one warm-up call each first)."""
+def alternate(contenders: dict, reps: int, settle: Settler, warm_calls: int = 2) -> dict:
+    """Median seconds of each ``name: fn()``, their repetitions alternated (one warm-up call each first).
+
+    Before each timed call: ``settle`` (the other contenders' threads go idle), then ``warm_calls`` untimed
+    calls of the contender's ``fn.warm`` (a short piece of the same work; ``fn`` itself by default). Why: on a
+    virtual machine a CPU left idle takes milliseconds to wake up. Measured here, torch's conv2d forward +
+    backward of 0.66 ms back to back took 26 ms after 0.3 s idle, 1.1 ms after one warm call, 0.66 ms after
+    two; a training loop, running its ops back to back, never pays that.
+    """
     for fn in contenders.values():
         fn()
     times = {name: [] for name in contenders}
     for _ in range(reps):
         for name, fn in contenders.items():
             settle()
+            for _ in range(warm_calls):
+                getattr(fn, "warm", fn)()
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
@@ -186,12 +201,14 @@ def alternate(contenders: dict, reps: int, settle: Settler) -> dict:
 
 def with_numba(flag: bool, fn):
     """``fn`` run with ``fast.USE_NUMBA`` set to ``flag`` (and put back)."""
-    def run():
+    def run(*args):
         saved, fast.USE_NUMBA = fast.USE_NUMBA, flag
         try:
-            return fn()
+            return fn(*args)
         finally:
             fast.USE_NUMBA = saved
+    if hasattr(fn, "warm"):
+        run.warm = with_numba(flag, fn.warm)
     return run
 
 
@@ -199,9 +216,10 @@ def with_numba(flag: bool, fn):
 # the ops of the table
 # ----------------------------------------------------------------------------------------------------------------
 
-def op_case(arrays, kwargs, ref, ref_backward, numpy_run, torch_op, cnnlab_torch_op):
+def op_case(arrays, kwargs, ref, ref_backward, numpy_run, torch_op, cnnlab_torch_op, no_numba=True):
     """The contenders of one op: forward + backward of each, on the same float32 inputs and output gradient.
-    ``numpy_run(grad)`` returns the cnnlab.numpy contender (the layer's forward and backward)."""
+    ``numpy_run(grad)`` returns the cnnlab.numpy contender (the layer's forward and backward); ``no_numba``:
+    the same with numba switched off too (when numba is there)."""
     out = ref(*arrays, **kwargs)
     grad = np.random.default_rng(1).standard_normal(np.shape(out)).astype(np.float32)
     grad_arg = 1.0 if np.ndim(out) == 0 else grad
@@ -222,7 +240,7 @@ def op_case(arrays, kwargs, ref, ref_backward, numpy_run, torch_op, cnnlab_torch
 
     contenders = {"torch": torch_run(torch_op), "cnnlab.numpy": numpy_run(grad_arg),
                   "cnnlab.torch": torch_run(cnnlab_torch_op)}
-    if fast.numba_kernels():
+    if no_numba and fast.numba_kernels():
         contenders["no numba"] = with_numba(False, contenders["cnnlab.numpy"])
     contenders["reference"] = run_ref
     return contenders
@@ -258,8 +276,9 @@ def loss_run(logits, target):
 
 
 def op_cases(rng, quick: bool):
-    """(name, contenders) for every op of issue 15's table (smaller batches with ``quick``)."""
+    """(name, contenders) for every op of issue 15's table (``quick``: smaller batches, no "no numba")."""
     b = 16 if quick else 64  # the batch
+    no_numba = not quick
 
     def arr(*shape):
         return rng.standard_normal(shape).astype(np.float32)
@@ -267,11 +286,11 @@ def op_cases(rng, quick: bool):
     def conv(x, c_out, k, **kw):
         w, bias = arr(c_out, x.shape[1], k, k), arr(c_out)
         return op_case([x, w, bias], kw, cn.conv2d, cn.conv2d_backward,
-                       layer_run(conv_layer(cn.Conv2d, w, bias, **kw), x), F.conv2d, ct.conv2d)
+                       layer_run(conv_layer(cn.Conv2d, w, bias, **kw), x), F.conv2d, ct.conv2d, no_numba)
 
     def pool(x, **kw):
         return op_case([x], kw, cn.max_pool2d, cn.max_pool2d_backward, layer_run(cn.MaxPool2d(**kw), x),
-                       F.max_pool2d, ct.max_pool2d)
+                       F.max_pool2d, ct.max_pool2d, no_numba)
 
     x28 = np.maximum(arr(b, 16, 28, 28), 0)  # pooling follows a ReLU: many ties at 0
     h14, w16, b8 = arr(b, 16, 14, 14), arr(16, 8, 4, 4), arr(8)
@@ -286,12 +305,12 @@ def op_cases(rng, quick: bool):
         (f"conv_transpose2d {b}x16x14x14 -> 8, 4x4 s2 p1",
          op_case([h14, w16, b8], dict(stride=2, padding=1), cn.conv_transpose2d, cn.conv_transpose2d_backward,
                  layer_run(conv_layer(cn.ConvTranspose2d, w16, b8, stride=2, padding=1), h14),
-                 F.conv_transpose2d, ct.conv_transpose2d)),
+                 F.conv_transpose2d, ct.conv_transpose2d, no_numba)),
         (f"conv2d {b // 2}x3x64x64 -> 16, 3x3 s2 p1", conv(arr(b // 2, 3, 64, 64), 16, 3, stride=2, padding=1)),
         (f"cross_entropy {b}x10", op_case([logits, labels], {}, cn.cross_entropy, cn.cross_entropy_backward,
-                                          loss_run(logits, labels), F.cross_entropy, ct.cross_entropy)),
+                                          loss_run(logits, labels), F.cross_entropy, ct.cross_entropy, no_numba)),
         (f"relu {b}x16x28x28", op_case([x_relu], {}, cn.relu, cn.relu_backward, layer_run(cn.ReLU(), x_relu),
-                                       F.relu, ct.relu)),
+                                       F.relu, ct.relu, no_numba)),
     ]
 
 
@@ -319,14 +338,15 @@ def lenet_layers(nn, **kw):
 
 def numpy_epoch(model, optimizer, x, y, batch):
     """One epoch of minibatch SGD with a cnnlab.numpy model (the steps of ``cnnlab.numpy.fit``)."""
-    def run():
-        for start in range(0, len(x), batch):
+    def run(images=len(x)):
+        for start in range(0, images, batch):
             xb, yb = x[start:start + batch], y[start:start + batch]
             out = model(xb)
             loss, cache = fast.cross_entropy(out, yb)  # fit's loss
             optimizer.zero_grad()
             model.backward(fast.cross_entropy_backward(1.0, cache))
             optimizer.step()
+    run.warm = lambda: run(batch)  # one step (see ``alternate``)
     return run
 
 
@@ -335,15 +355,16 @@ def torch_epoch(model, x, y, batch, loss):
                                 weight_decay=RECIPE["weight_decay"])
     x, y = torch.from_numpy(x), torch.from_numpy(y)
 
-    def run():
-        for start in range(0, len(x), batch):
+    def run(images=len(x)):
+        for start in range(0, images, batch):
             optimizer.zero_grad()
             loss(model(x[start:start + batch]), y[start:start + batch]).backward()
             optimizer.step()
+    run.warm = lambda: run(batch)  # one step (see ``alternate``)
     return run
 
 
-def epoch_contenders(x, y, batch=64):
+def epoch_contenders(x, y, batch=64, no_numba=True):
     model = cn.Sequential(lenet_layers(cn, rng=0))
     optimizer = cn.SGD(model.parameters(), lr=RECIPE["lr"], momentum=RECIPE["momentum"],
                        weight_decay=RECIPE["weight_decay"])
@@ -351,7 +372,7 @@ def epoch_contenders(x, y, batch=64):
         "torch.nn": torch_epoch(torch.nn.Sequential(*lenet_layers(torch.nn)), x, y, batch, F.cross_entropy),
         "cnnlab.numpy": numpy_epoch(model, optimizer, x, y, batch),
     }
-    if fast.numba_kernels():
+    if no_numba and fast.numba_kernels():
         contenders["cnnlab.numpy, no numba"] = with_numba(False, contenders["cnnlab.numpy"])
     contenders["cnnlab.torch"] = torch_epoch(ct.nn.Sequential(*lenet_layers(ct.nn, rng=0)), x, y, batch,
                                              ct.cross_entropy)
@@ -377,7 +398,8 @@ def main(argv=None):
     parser.add_argument("--reps", type=int, default=21, help="repetitions per op and contender (median)")
     parser.add_argument("--epoch-reps", type=int, default=5, help="epochs per contender (median)")
     parser.add_argument("--quick", action="store_true",
-                        help="small: batch 16 ops, 5 repetitions, a 256-image epoch, 3 epochs each")
+                        help="small: batch 16 ops, 5 repetitions, a 256-image epoch, 3 epochs each; "
+                             "without the no-numba contenders")
     parser.add_argument("--no-epoch", action="store_true", help="only the ops")
     parser.add_argument("--threads", type=int, default=None,
                         help="limit torch, BLAS and numba to this many threads (default: leave them alone)")
@@ -403,7 +425,7 @@ def main(argv=None):
         x, y = load_digits("train", size=28)
         if args.quick:
             x, y = x[:256], y[:256]
-        contenders = epoch_contenders(x, y)
+        contenders = epoch_contenders(x, y, no_numba=not args.quick)
         print(f"\none training epoch, LeNet-style net, {len(x)} digits 28x28, batch 64, SGD momentum "
               f"{RECIPE['momentum']}; median of {epoch_reps} alternated epochs\n")
         with Section("epochs"):

@@ -340,3 +340,15 @@ def test_runs_without_numba(monkeypatch):
     out, cache = fast.max_pool2d(fast.relu(x), 2)
     assert not cache.flat
     np.testing.assert_array_equal(out, cn.max_pool2d(cn.relu(x), 2))
+
+
+def test_compile_kernels_then_nothing_compiles(monkeypatch):
+    """After ``compile_kernels`` (what scripts/setup.sh runs) a second call compiles nothing; without numba it
+    says so."""
+    if _has_numba():
+        monkeypatch.setattr(fast, "USE_NUMBA", True)
+        first = fast.compile_kernels()
+        assert first["numba"] and first["compiled"] >= 0
+        assert fast.compile_kernels()["compiled"] == 0
+    monkeypatch.setattr(fast, "USE_NUMBA", False)
+    assert fast.compile_kernels() == {"numba": False}
