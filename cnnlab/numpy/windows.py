@@ -16,8 +16,9 @@ where ``xp`` is the padded input. Two functions do all the work:
 zeros like a given one.
 
 These are the primitives whose spelling differs between NumPy and torch: ``cnnlab/torch/windows.py``
-writes ``pad2d``, ``sliding_windows`` and ``zeros`` its own way and runs ``unpad2d`` and ``col2im`` as
-they are here (see ``cnnlab/torch/_mirror.py``).
+writes ``pad2d``, ``sliding_windows``, ``zeros`` and the index primitives of pooling (``arange``, gathers
+and scatters along an axis) its own way and runs ``unpad2d`` and ``col2im`` as they are here (see
+``cnnlab/torch/_mirror.py``).
 """
 
 from __future__ import annotations

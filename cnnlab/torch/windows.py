@@ -3,7 +3,9 @@
 ``unpad2d`` and ``col2im`` are the NumPy module's code run on tensors (``_mirror.py``). Written here
 because torch spells them differently: ``pad2d`` (``torch.nn.functional.pad`` lists the last axis
 first), ``sliding_windows`` (``Tensor.unfold``, torch's own sliding-window view, where NumPy strides
-by bytes with ``as_strided``) and ``zeros`` (``new_zeros``: on the device of the tensor it is like).
+by bytes with ``as_strided``), ``zeros`` and ``arange`` (on the device of the tensor they are like), and
+the gathers and scatters along an axis (``gather``, ``scatter_``, ``scatter_add_``: NumPy's
+``take_along_axis``, ``put_along_axis`` and ``np.add.at``).
 """
 
 from __future__ import annotations
