@@ -147,8 +147,9 @@ def check_cross_entropy(logits, target, op):
     check_int(target, "target", op)
     check_shape(target, tuple(logits.shape[:1]) + tuple(logits.shape[2:]), "target", op)
     n_classes = logits.shape[1]
-    bad = target[(target < 0) | (target >= n_classes)]  # a 1-D array or tensor of the bad entries
-    if bad.shape[0]:
+    # Two reductions on every call; the bad entries are looked for only when there are some.
+    if all(target.shape) and (target.min() < 0 or target.max() >= n_classes):
+        bad = target[(target < 0) | (target >= n_classes)]  # a 1-D array or tensor of the bad entries
         raise ValueError(f"{op}: target contains class {int(bad[0])}, but logits have {n_classes} classes "
                          f"(valid targets are 0..{n_classes - 1})")
 
