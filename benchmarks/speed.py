@@ -35,6 +35,8 @@ not a promise.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import sys
 import threading
@@ -441,6 +443,14 @@ def main(argv=None):
     print(f"\nsettling before each sample: median {np.median(waits):.1f} ms, max {waits.max():.1f} ms, "
           f"{settle.timeouts} of {len(waits)} gave up after {1e3 * settle.limit:.0f} ms; "
           f"whole run {time.perf_counter() - start:.1f} s")
+
+
+def capture(argv) -> str:
+    """What ``main(argv)`` prints, as a string (the book's chapter 5 runs ``capture(["--quick"])``)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(argv)
+    return out.getvalue()
 
 
 if __name__ == "__main__":
