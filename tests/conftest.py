@@ -72,3 +72,15 @@ def backend(request) -> Backend:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture(params=["numba", "numpy"])
+def fast_path(request, monkeypatch):
+    """cnnlab.numpy.fast on its compiled loops (skipped without numba), then on its NumPy path."""
+    from cnnlab.numpy import fast
+
+    monkeypatch.setattr(fast, "USE_NUMBA", True)
+    if request.param == "numba" and fast.numba_kernels() is None:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(fast, "USE_NUMBA", request.param == "numba")
+    return request.param

@@ -171,24 +171,6 @@ def test_activation_layer_per_slide_function():
 
 # ---------------------------------------------------------------------------------------------- the fast path
 
-def _has_numba() -> bool:
-    saved = fast.USE_NUMBA
-    fast.USE_NUMBA = True
-    try:
-        return fast.numba_kernels() is not None
-    finally:
-        fast.USE_NUMBA = saved
-
-
-@pytest.fixture(params=["numba", "numpy"])
-def fast_path(request, monkeypatch):
-    """The layers run cnnlab.numpy.fast's compiled loops (skipped without numba), then its NumPy path."""
-    if request.param == "numba" and not _has_numba():
-        pytest.skip("numba is not installed")
-    monkeypatch.setattr(fast, "USE_NUMBA", request.param == "numba")
-    return request.param
-
-
 def _bias(layer):
     return None if layer.bias is None else layer.bias.data
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 import numpy as np
@@ -15,25 +16,8 @@ from cnnlab.numpy import fast
 from .oracle import assert_close, assert_grads_close, property_settings, torch_oracle
 
 SETTINGS = property_settings(max_examples=25)
+HAS_NUMBA = importlib.util.find_spec("numba") is not None
 TOL = {np.float64: 1e-12, np.float32: 2e-5}  # relative error: only the order of the sums differs
-
-
-def _has_numba() -> bool:
-    saved = fast.USE_NUMBA
-    fast.USE_NUMBA = True
-    try:
-        return fast.numba_kernels() is not None
-    finally:
-        fast.USE_NUMBA = saved
-
-
-@pytest.fixture(params=["numba", "numpy"])
-def path(request, monkeypatch):
-    """Each test runs on the compiled path (skipped without numba) and on the NumPy path."""
-    if request.param == "numba" and not _has_numba():
-        pytest.skip("numba is not installed")
-    monkeypatch.setattr(fast, "USE_NUMBA", request.param == "numba")
-    return request.param
 
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
@@ -80,7 +64,7 @@ def _conv_arrays(case, dtype, transposed=False):
 @DTYPES
 @SETTINGS
 @given(case=conv_cases())
-def test_conv2d_equals_reference(path, dtype, case):
+def test_conv2d_equals_reference(fast_path, dtype, case):
     x, w, b, rng = _conv_arrays(case, dtype)
     kwargs = case["kwargs"]
     out, cache = fast.conv2d(x, w, b, **kwargs)
@@ -100,7 +84,7 @@ def test_conv2d_equals_reference(path, dtype, case):
     ((2, 3, 6, 10), (2, 4), dict(padding=(1, 2))),
     ((1, 2, 5, 6), (1, 1), dict()),
 ], ids=["7x7 pad 1", "same, dilated, groups", "pad (1, 2)", "1x1"])
-def test_conv2d_stride_1_over_whole_rows(path, dtype, shape, kernel, kwargs):
+def test_conv2d_stride_1_over_whole_rows(fast_path, dtype, shape, kernel, kwargs):
     """Stride 1 reads whole padded rows (``ConvCache.wide``): the same numbers as the reference."""
     rng = np.random.default_rng(6)
     x = randn(rng, *shape, dtype=dtype)
@@ -136,7 +120,7 @@ def _transposed_size_ok(case):
 @DTYPES
 @SETTINGS
 @given(case=conv_transpose_cases())
-def test_conv_transpose2d_equals_reference(path, dtype, case):
+def test_conv_transpose2d_equals_reference(fast_path, dtype, case):
     assume(_transposed_size_ok(case))
     x, w, b, rng = _conv_arrays(case, dtype, transposed=True)
     kwargs = case["kwargs"]
@@ -149,7 +133,7 @@ def test_conv_transpose2d_equals_reference(path, dtype, case):
                        cn.conv_transpose2d_backward(grad_out, x, w, b, **kwargs), tol=TOL[dtype])
 
 
-def test_convolutions_equal_torch(path):
+def test_convolutions_equal_torch(fast_path):
     """The training net's second layer and a strided, transposed one, against torch's autograd in float64."""
     rng = np.random.default_rng(0)
     x, w, b = randn(rng, 4, 8, 14, 14, dtype=np.float64), randn(rng, 6, 8, 3, 3, dtype=np.float64), \
@@ -214,7 +198,7 @@ def _every_window_sees_the_input(x_shape, kwargs):
 @DTYPES
 @SETTINGS
 @given(case=pool_cases())
-def test_max_pool2d_equals_reference(path, dtype, case):
+def test_max_pool2d_equals_reference(fast_path, dtype, case):
     assume(_every_window_sees_the_input(case["shape"], case["kwargs"]))
     x, rng = _pool_input(case, dtype)
     kwargs = case["kwargs"]
@@ -232,7 +216,7 @@ def test_max_pool2d_equals_reference(path, dtype, case):
 
 @pytest.mark.parametrize("kwargs", [dict(kernel_size=2), dict(kernel_size=3, stride=2),
                                     dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)])
-def test_max_pool2d_equals_torch(path, kwargs):
+def test_max_pool2d_equals_torch(fast_path, kwargs):
     """After a ReLU (ties at 0), against torch in float64: outputs, and the gradient going to the first maximum."""
     rng = np.random.default_rng(1)
     x = np.maximum(randn(rng, 3, 4, 13, 12, dtype=np.float64), 0)
@@ -245,7 +229,7 @@ def test_max_pool2d_equals_torch(path, kwargs):
 
 def test_max_pool2d_cache_of_the_compiled_path_without_numba(monkeypatch):
     """A cache made with numba, its backward run after numba was switched off: the same gradient."""
-    if not _has_numba():
+    if not HAS_NUMBA:
         pytest.skip("numba is not installed")
     monkeypatch.setattr(fast, "USE_NUMBA", True)
     rng = np.random.default_rng(2)
@@ -262,7 +246,7 @@ def test_max_pool2d_cache_of_the_compiled_path_without_numba(monkeypatch):
 # ----------------------------------------------------------------------------------------------------------------
 
 @DTYPES
-def test_relu_equals_reference_and_torch(path, dtype):
+def test_relu_equals_reference_and_torch(fast_path, dtype):
     rng = np.random.default_rng(3)
     x = randn(rng, 4, 3, 7, 5, dtype=dtype)
     x[0, 0, 0, :2] = [0.0, -np.inf]
@@ -345,7 +329,7 @@ def test_runs_without_numba(monkeypatch):
 def test_compile_kernels_then_nothing_compiles(monkeypatch):
     """After ``compile_kernels`` (what scripts/setup.sh runs) a second call compiles nothing; without numba it
     says so."""
-    if _has_numba():
+    if HAS_NUMBA:
         monkeypatch.setattr(fast, "USE_NUMBA", True)
         first = fast.compile_kernels()
         assert first["numba"] and first["compiled"] >= 0
