@@ -53,7 +53,7 @@ ALLOWED = {
     **_each("conversion between the backends lives on the torch side (NumPy must not need torch)",
             "convert", "copy_weights", "from_torch", "to_numpy", "to_tensor", "to_torch"),
     "gradcheck.backward_of": "NumPy's gradcheck looks up op_backward by name; torch's uses autograd",
-    "fast": "faster NumPy versions of the hot ops for the NumPy layers (cs231n's fast_layers); torch is fast",
+    "fast": "NumPy only: the fast versions of the hot ops that the NumPy layers use (cs231n's fast_layers); cnnlab.torch gets its speed from torch's primitives",
     # --- device= where torch creates tensors ----------------------------------------------------------------
     **_each("torch creates the tensor on a device (default: default_device())",
             "dropout_mask(device)", "layers.init_weight(device)", "layers.Conv2d(device)",
