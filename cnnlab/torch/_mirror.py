@@ -67,6 +67,7 @@ def mirror(namespace: dict, differentiable: dict | None = None, no_grad: tuple =
 
 
 def _knows_backend(value) -> bool:
+    """Whether ``value`` is, holds or comes from NumPy or cnnlab.numpy (then a torch module must replace it)."""
     if isinstance(value, types.ModuleType):
         origin = value.__name__
     elif isinstance(value, (str, bytes, int, float, bool, type(None))):
@@ -77,7 +78,7 @@ def _knows_backend(value) -> bool:
         return any(_knows_backend(v) for v in value.values())
     else:
         origin = getattr(value, "__module__", None) or type(value).__module__
-    return origin.split(".")[0] == "numpy" or origin.startswith("cnnlab.numpy")
+    return any(origin == m or origin.startswith(m + ".") for m in _BACKEND_MODULES)
 
 
 def _rebind(function: types.FunctionType, namespace: dict) -> types.FunctionType:

@@ -12,14 +12,11 @@ import ctypes
 import json
 import os
 import re
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
-from grading_helpers import IS_ROOT, SOURCE, code_cell, make_submission, needs_root, processes_in_cgroups_of, write
+from grading_helpers import SOURCE, make_submission, needs_root, processes_in_cgroups_of, write
 
-from cnnlab.grading import notebook
 from cnnlab.grading.authoring import read_source
 from cnnlab.grading.grade import grade_class
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import cnnlab.numpy as cn
-from cnnlab.numpy import fast
 from cnnlab.numpy import layers as L
 
 from ..ops.oracle import assert_close
