@@ -3,6 +3,8 @@
     python benchmarks/speed.py              # the full table: median of 21 per op, 5 epochs per contender
     python benchmarks/speed.py --quick      # a small version (about 10 s; the book runs it)
     python benchmarks/speed.py --reps 41 --epoch-reps 9
+    python benchmarks/speed.py --cuda       # on a CUDA GPU: cnnlab.torch against torch there (conv2d at batch
+                                            # 256, a few other ops, the epoch at batch 64 and 256)
 
 Every figure comes from this one run. Ops, forward + backward, float32, each against torch
 (``torch.nn.functional`` + autograd):
@@ -147,8 +149,7 @@ def configuration() -> str:
                                       "NUMBA_NUM_THREADS") if k in os.environ}
     lines.append(f"  thread settings in the environment: {env or 'none'}")
     if torch.cuda.is_available():
-        lines.append(f"  CUDA: {torch.cuda.get_device_name()} (this script times the CPU only; "
-                     f"the GPU rows of issue 15 are not measured)")
+        lines.append(f"  CUDA: {torch.cuda.get_device_name()} (its rows: --cuda)")
     else:
         lines.append("  CUDA: no GPU here (the GPU rows of issue 15 are not measured)")
     compiled = fast.compile_kernels()  # numba's first call per dtype compiles or loads the cache: not timed below
@@ -352,16 +353,20 @@ def numpy_epoch(model, optimizer, x, y, batch):
     return run
 
 
-def torch_epoch(model, x, y, batch, loss):
+def torch_epoch(model, x, y, batch, loss, device="cpu"):
+    """One epoch of a torch model (torch.nn or cnnlab.torch.nn) with torch.optim.SGD, on ``device`` (the data
+    moved there first; on cuda the epoch ends with a synchronize, so its time is the GPU's work)."""
     optimizer = torch.optim.SGD(model.parameters(), lr=RECIPE["lr"], momentum=RECIPE["momentum"],
                                 weight_decay=RECIPE["weight_decay"])
-    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
     def run(images=len(x)):
         for start in range(0, images, batch):
             optimizer.zero_grad()
             loss(model(x[start:start + batch]), y[start:start + batch]).backward()
             optimizer.step()
+        if x.is_cuda:
+            torch.cuda.synchronize()
     run.warm = lambda: run(batch)  # one step (see ``alternate``)
     return run
 
@@ -376,8 +381,8 @@ def epoch_contenders(x, y, batch=64, no_numba=True):
     }
     if no_numba and fast.numba_kernels():
         contenders["cnnlab.numpy, no numba"] = with_numba(False, contenders["cnnlab.numpy"])
-    contenders["cnnlab.torch"] = torch_epoch(ct.nn.Sequential(*lenet_layers(ct.nn, rng=0)), x, y, batch,
-                                             ct.cross_entropy)
+    contenders["cnnlab.torch"] = torch_epoch(ct.nn.Sequential(*lenet_layers(ct.nn, rng=0, device="cpu")), x, y,
+                                             batch, ct.cross_entropy)
     return contenders
 
 
@@ -394,6 +399,69 @@ def peak_memory_mib(run, epochs=2) -> float:
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# on a CUDA GPU: cnnlab.torch against torch
+# ----------------------------------------------------------------------------------------------------------------
+
+def cuda_op(op, arrays, kwargs):
+    """Forward + backward of ``op`` on cuda copies of ``arrays`` (float ones need grad), synchronized."""
+    tensors = [torch.tensor(a, device="cuda", requires_grad=a.dtype.kind == "f") for a in arrays]
+    grad = torch.randn_like(op(*tensors, **kwargs))
+
+    def run():
+        for t in tensors:
+            t.grad = None
+        op(*tensors, **kwargs).backward(grad)
+        torch.cuda.synchronize()
+    return run
+
+
+def gpu_section(reps: int, epoch_reps: int, settle: Settler) -> None:
+    """Issue 15's GPU rows: conv2d forward + backward at batch 256 and the training epoch, cnnlab.torch on
+    cuda against torch on cuda (cuDNN), float32. Each sample waits for the GPU to finish (synchronize)."""
+    print(f"\nCUDA: {torch.cuda.get_device_name()}, cuDNN {torch.backends.cudnn.version()}, "
+          f"torch {torch.__version__}; median of {reps} alternated repetitions, forward + backward\n")
+    rng = np.random.default_rng(0)
+
+    def arr(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+
+    cases = [
+        ("conv2d 256x32x14x14 -> 64, 3x3 pad 1", F.conv2d, ct.conv2d,
+         [arr(256, 32, 14, 14), arr(64, 32, 3, 3), arr(64)], dict(padding=1)),
+        ("conv2d 256x1x28x28 -> 32, 3x3 pad 1", F.conv2d, ct.conv2d,
+         [arr(256, 1, 28, 28), arr(32, 1, 3, 3), arr(32)], dict(padding=1)),
+        ("conv2d 256x3x64x64 -> 16, 3x3 s2 p1", F.conv2d, ct.conv2d,
+         [arr(256, 3, 64, 64), arr(16, 3, 3, 3), arr(16)], dict(stride=2, padding=1)),
+        ("conv_transpose2d 256x16x14x14 -> 8, 4x4 s2 p1", F.conv_transpose2d, ct.conv_transpose2d,
+         [arr(256, 16, 14, 14), arr(16, 8, 4, 4), arr(8)], dict(stride=2, padding=1)),
+        ("max_pool2d 2x2, 256x32x28x28", F.max_pool2d, ct.max_pool2d, [arr(256, 32, 28, 28)], dict(kernel_size=2)),
+        ("relu 256x32x28x28", F.relu, ct.relu, [arr(256, 32, 28, 28)], {}),
+    ]
+    rows = []
+    with Section("cuda ops"):
+        for what, torch_op, ours, arrays, kwargs in cases:
+            rows.append((what, alternate({"torch": cuda_op(torch_op, arrays, kwargs),
+                                          "cnnlab.torch": cuda_op(ours, arrays, kwargs)}, reps, settle)))
+    print_ratios(rows, ["cnnlab.torch"])
+
+    x, y = load_digits("train", size=28)
+    for batch in (64, 256):
+        contenders = {
+            "torch.nn": torch_epoch(torch.nn.Sequential(*lenet_layers(torch.nn)).cuda(), x, y, batch,
+                                    F.cross_entropy, "cuda"),
+            "cnnlab.torch": torch_epoch(ct.nn.Sequential(*lenet_layers(ct.nn, rng=0, device="cuda")), x, y, batch,
+                                        ct.cross_entropy, "cuda")}
+        print(f"\none training epoch on cuda, LeNet-style net, {len(x)} digits 28x28, batch {batch}; median of "
+              f"{epoch_reps} alternated epochs\n")
+        with Section(f"cuda epochs, batch {batch}"):
+            medians = alternate(contenders, epoch_reps, settle)
+        print("| contender | s per epoch | / torch.nn |")
+        print("|---|---|---|")
+        for name, seconds in medians.items():
+            print(f"| {name} | {seconds:.4f} | {seconds / medians['torch.nn']:.2f} |")
+
+
+# ----------------------------------------------------------------------------------------------------------------
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -403,6 +471,8 @@ def main(argv=None):
                         help="small: batch 16 ops, 5 repetitions, a 256-image epoch, 3 epochs each; "
                              "without the no-numba contenders")
     parser.add_argument("--no-epoch", action="store_true", help="only the ops")
+    parser.add_argument("--cuda", action="store_true",
+                        help="only the GPU rows: cnnlab.torch on cuda against torch on cuda (needs a CUDA GPU)")
     parser.add_argument("--threads", type=int, default=None,
                         help="limit torch, BLAS and numba to this many threads (default: leave them alone)")
     args = parser.parse_args(argv)
@@ -413,6 +483,11 @@ def main(argv=None):
     start = time.perf_counter()
 
     print(configuration(), flush=True)
+    if args.cuda:
+        if not torch.cuda.is_available():
+            sys.exit("speed.py --cuda: no CUDA GPU on this machine (torch.cuda.is_available() is False)")
+        gpu_section(reps, epoch_reps, settle)
+        return
 
     cases = op_cases(np.random.default_rng(0), args.quick)
     names = [n for n in cases[0][1] if n != "torch"]

@@ -291,7 +291,7 @@ def test_autograd_through_every_op_on_cuda_agrees_with_cpu():
     wt = torch.randn(4, 2, 2, 2, generator=g, dtype=torch.float64)
 
     def run(device):
-        xs = x.to(device).requires_grad_()
+        xs = x.detach().to(device).requires_grad_()  # a new leaf each run: x.to('cpu') would be x itself
         y = ct.conv2d(xs, w.to(device), padding=1)
         y = ct.conv_transpose2d(y, wt.to(device), stride=2)
         y, idx = ct.max_pool2d(y, 3, stride=2, padding=1, return_indices=True)
@@ -326,7 +326,9 @@ def test_numpy_model_converted_to_cuda_gives_the_numpy_outputs():
     from cnnlab.numpy import layers as L
 
     np_model = L.Sequential([L.Conv2d(1, 2, 3, rng=0), L.ReLU(), L.Flatten(), L.Dropout(0.5, rng=1), L.Linear(8, 3, rng=2)])
+    np_model.eval()  # dropout off: NumPy's and torch's generators draw different masks
     model = ct.to_torch(np_model, device="cuda")
+    assert not model.training  # the mode travels with the model
     assert all(p.device.type == "cuda" for p in model.parameters())
     x = np.random.default_rng(0).standard_normal((4, 1, 4, 4)).astype(np.float32)
     np.testing.assert_allclose(ct.to_numpy(model(ct.to_tensor(x, device="cuda"))), np_model(x), rtol=1e-5, atol=1e-6)
