@@ -82,6 +82,51 @@ def col2im(cols, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, out):
 
 
 @numba.njit(**_JIT)
+def wide_windows(x, channels_first, Hp, Wp, DH, DW, PT, PL, cols):
+    """``fast._wide_windows``: x stored (N, C, H, W), or (C, N, H, W) when ``channels_first`` -> cols
+    (C, KH, KW, N, OH * Wp) written whole. Per plane: the padded plane in a buffer that stays in the cache, then
+    each kernel element's row is one contiguous run of it, from (i * DH, j * DW) on."""
+    C, KH, KW, N, L = cols.shape
+    H, W = x.shape[2], x.shape[3]
+    buffer = np.zeros(Hp * Wp + (KW - 1) * DW, dtype=cols.dtype)  # the padding stays 0
+    for c in range(C):
+        for n in range(N):
+            plane = x[c, n] if channels_first else x[n, c]
+            for h in range(H):
+                inside = buffer[(PT + h) * Wp + PL:]
+                for w in range(W):
+                    inside[w] = plane[h, w]
+            for i in range(KH):
+                for j in range(KW):
+                    row, source = cols[c, i, j, n], buffer[i * DH * Wp + j * DW:]
+                    for q in range(L):
+                        row[q] = source[q]
+
+
+@numba.njit(**_JIT)
+def wide_col2im(grad_cols, Hp, Wp, DH, DW, PT, PL, out):
+    """The adjoint of ``fast._wide_windows``: grad_cols (C, KH, KW, N, OH * Wp) -> out (C, N, H, W) overwritten.
+    Row (c, i, j, n) is the gradient of the padded plane (c, n) flattened, from (i * DH, j * DW) on; per plane
+    the rows are added up in a padded buffer that stays in the cache (in the order (i, j), as the reference's
+    ``col2im``), and its inside copied out, without the padding."""
+    C, KH, KW, N, L = grad_cols.shape
+    H, W = out.shape[2], out.shape[3]
+    buffer = np.empty(Hp * Wp + (KW - 1) * DW, dtype=out.dtype)
+    for c in range(C):
+        for n in range(N):
+            buffer[:] = 0
+            for i in range(KH):
+                for j in range(KW):
+                    row, target = grad_cols[c, i, j, n], buffer[i * DH * Wp + j * DW:]
+                    for q in range(L):  # (through views, not buffer[shift + q]: this loop vectorises, 3x faster)
+                        target[q] = target[q] + row[q]
+            for h in range(H):
+                inside = buffer[(PT + h) * Wp + PL:]
+                for w in range(W):
+                    out[c, n, h, w] = inside[w]
+
+
+@numba.njit(**_JIT)
 def max_pool(x, KH, KW, SH, SW, DH, DW, PT, PL, out, indices):
     """x (P, H, W) planes -> out (P, OH, OW) the window maxima and indices (P, OH, OW) their flat place
     h * W + w in the plane (as torch). Ties keep the first element, the first NaN wins (the reference's rule);

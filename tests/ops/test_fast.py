@@ -370,3 +370,63 @@ def test_keep_freed_memory_saves_the_page_faults_of_the_next_step(monkeypatch):
     assert fast.KEEP_FREED_MEMORY is False  # once
     assert fast.keep_freed_memory() is True
     assert _page_faults_of_a_fresh_16_mib_array() < 100
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# how arrays are stored: the fast ops leave (N, C, H, W) results stored channels first and read any layout
+# ----------------------------------------------------------------------------------------------------------------
+
+def _stored(a, layout):
+    """``a`` with the same numbers, stored C-contiguous, channels first (C, N, H, W), or as a strided slice."""
+    if layout == "channels first":
+        return np.ascontiguousarray(a.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    if layout == "strided slice":
+        wider = np.zeros((*a.shape[:3], 2 * a.shape[3]), dtype=a.dtype)
+        wider[..., ::2] = a
+        return wider[..., ::2]
+    return np.ascontiguousarray(a)
+
+
+LAYOUTS = pytest.mark.parametrize("layout", ["C-contiguous", "channels first", "strided slice"])
+
+
+@LAYOUTS
+@DTYPES
+def test_every_layout_gives_the_reference_numbers(fast_path, dtype, layout):
+    """Inputs and output gradients stored in any order give the reference's numbers, forward and backward:
+    a convolution (whole rows and strided), ReLU and max pooling (ties at 0 after the ReLU)."""
+    rng = np.random.default_rng(11)
+    x = randn(rng, 3, 4, 9, 8, dtype=dtype)
+    w, b = randn(rng, 5, 4, 3, 3, dtype=dtype), randn(rng, 5, dtype=dtype)
+    tol = TOL[dtype]
+    for kwargs in (dict(padding=1), dict(stride=2, padding=1)):
+        out, cache = fast.conv2d(_stored(x, layout), w, b, **kwargs)
+        assert_close(out, cn.conv2d(x, w, b, **kwargs), tol=tol)
+        grad = _stored(randn(rng, *out.shape, dtype=dtype), layout)
+        assert_grads_close(fast.conv2d_backward(grad, cache), cn.conv2d_backward(grad, x, w, b, **kwargs), tol=tol)
+    r = fast.relu(_stored(x, layout))
+    np.testing.assert_array_equal(r, cn.relu(x))
+    grad = _stored(randn(rng, *x.shape, dtype=dtype), layout)
+    np.testing.assert_array_equal(fast.relu_backward(grad, r), cn.relu_backward(grad, x))
+    pooled, cache = fast.max_pool2d(_stored(r, layout), 2, stride=2, padding=1)
+    np.testing.assert_array_equal(pooled, cn.max_pool2d(r, 2, stride=2, padding=1))
+    grad = _stored(randn(rng, *pooled.shape, dtype=dtype), layout)
+    np.testing.assert_array_equal(fast.max_pool2d_backward(grad, cache),
+                                  cn.max_pool2d_backward(grad, r, 2, stride=2, padding=1))
+
+
+def test_a_convolution_relu_and_pooling_pass_channels_first_without_copies():
+    """The point of the layout: a convolution's output is its matrix product's memory, stored channels first
+    (no transposing copy), and ReLU and pooling keep that order, forward and backward."""
+    rng = np.random.default_rng(12)
+    x, w = randn(rng, 4, 3, 8, 8, dtype=np.float32), randn(rng, 6, 3, 3, 3, dtype=np.float32)
+    out, conv_cache = fast.conv2d(x, w, padding=1)
+    r = fast.relu(out)
+    pooled, pool_cache = fast.max_pool2d(r, 2)
+    for a in (out, r, pooled):
+        assert a.transpose(1, 0, 2, 3).flags.c_contiguous
+    grad_r = fast.max_pool2d_backward(np.ones_like(pooled), pool_cache)
+    grad_out = fast.relu_backward(grad_r, r)
+    assert grad_r.transpose(1, 0, 2, 3).flags.c_contiguous and grad_out.transpose(1, 0, 2, 3).flags.c_contiguous
+    grad_x, _, _ = fast.conv2d_backward(grad_out, conv_cache)
+    assert_grads_close((grad_x,), (cn.conv2d_backward(grad_out, x, w, padding=1)[0],), tol=TOL[np.float32])
