@@ -3,7 +3,8 @@
 The functions, docstrings and math are those of the NumPy module, run with ``np`` = ``torch`` (see
 ``_mirror.py``); ``max_pool2d``, ``avg_pool2d`` and ``max_unpool2d`` are autograd nodes whose backward is
 the hand-written ``_max_pool2d_backward``, ... What it spells its own way (padding, windows,
-index arrays, gathers and scatters) is in its primitive layer, ``windows.py``; the search for the maxima
+index arrays, gathers and scatters) is in its primitive layer, ``windows.py``; the window maxima and their
+places come from one ``torch.max`` (``_window_max``); the search for the maxima
 (``_window_argmax``, a choice without a gradient) runs under ``torch.no_grad()``, so autograd records none of it.
 """
 
@@ -19,6 +20,16 @@ from .windows import (add_along_axis, arange, col2im, pad2d, put_along_axis, sli
 np = torch  # the NumPy code's np.maximum, np.where, np.moveaxis, ... are torch's here
 
 __all__ = numpy_twin(__name__).__all__
+
+
+def _window_max(windows):
+    """``cnnlab.numpy.pool._window_max`` on tensors, in one reduction: ``torch.max`` along a dimension returns
+    the maximum and the first place holding it (a NaN wins, the first one), the NumPy code's rule, where NumPy
+    needs KH * KW comparisons (each a kernel launch here). The same one copy first: element k of every window
+    in a contiguous block, so the reduction runs over whole blocks, not along a strided middle axis."""
+    N, C, KH, KW, OH, OW = windows.shape
+    elements = np.moveaxis(windows, (2, 3), (0, 1)).reshape(KH * KW, N, C, OH, OW)
+    return torch.max(elements, dim=0)
 
 mirror(globals(), differentiable={"_max_pool2d": 1, "_avg_pool2d": 1, "_max_unpool2d": 2},
        no_grad=("_window_argmax",))
