@@ -1,14 +1,17 @@
 """Sliding windows on torch tensors: ``cnnlab/numpy/windows.py``'s primitives, spelled for torch.
 
-``unpad2d`` and ``col2im`` are the NumPy module's code run on tensors (``_mirror.py``). Written here
-because torch spells them differently: ``pad2d`` (``torch.nn.functional.pad`` lists the last axis
-first), ``sliding_windows`` (``Tensor.unfold``, torch's own sliding-window view, where NumPy strides
-by bytes with ``as_strided``), ``zeros`` and ``arange`` (on the device of the tensor they are like), and
-the gathers and scatters along an axis (``gather``, ``scatter_``, ``scatter_add_``: NumPy's
-``take_along_axis``, ``put_along_axis`` and ``np.add.at``).
+``unpad2d`` is the NumPy module's code run on tensors (``_mirror.py``). Written here because torch spells
+them differently, or does them better another way: ``col2im`` (one scatter-add, not KH * KW strided
+additions), ``pad2d`` (``torch.nn.functional.pad`` lists the last axis first), ``sliding_windows``
+(``Tensor.unfold``, torch's own sliding-window view, where NumPy strides by bytes with ``as_strided``),
+``zeros`` and ``arange`` (on the device of the tensor they are like), and the gathers and scatters along
+an axis (``gather``, ``scatter_``, ``scatter_add_``: NumPy's ``take_along_axis``, ``put_along_axis`` and
+``np.add.at``).
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +51,31 @@ def sliding_windows(xp, kernel_size, stride, dilation, out_hw):
     rows = xp.unfold(2, DH * (KH - 1) + 1, SH)[:, :, :OH, :, ::DH]       # (N, C, OH', Wp, KH)
     windows = rows.unfold(3, DW * (KW - 1) + 1, SW)[:, :, :, :OW, :, ::DW]  # (N, C, OH, OW, KH, KW)
     return windows.permute(0, 1, 4, 5, 2, 3)                               # (N, C, KH, KW, OH, OW)
+
+
+def col2im(cols, padded_hw, stride, dilation):
+    """``cnnlab.numpy.windows.col2im`` on tensors (same arguments and result), as one scatter-add: every
+    window element's place in the flattened padded plane is worked out once per geometry (``_col2im_places``),
+    and ``index_add_`` adds all of them in one call. Why not the NumPy code's KH * KW strided additions: on
+    tensors each is a slice and a kernel launch (9 of them took 128 us of Python for a 3 x 3 kernel, and on a
+    GPU the launches, not the additions, are the cost); on the CPU the scatter is faster too (the columns of
+    conv2d's backward at 64 x 32 x 14 x 14: 1.9 -> 1.3 ms)."""
+    N, C, KH, KW, OH, OW = cols.shape
+    Hp, Wp = padded_hw
+    places = _col2im_places(KH, KW, OH, OW, Wp, tuple(stride), tuple(dilation), cols.device)
+    xp = cols.new_zeros((N, C, Hp * Wp))
+    xp.index_add_(2, places, cols.reshape(N, C, KH * KW * OH * OW))
+    return xp.reshape(N, C, Hp, Wp)
+
+
+@functools.lru_cache(maxsize=64)
+def _col2im_places(KH, KW, OH, OW, Wp, stride, dilation, device):
+    """(KH * KW * OH * OW,) int64: element (i, j) of window (oh, ow) sits at row oh * SH + i * DH, column
+    ow * SW + j * DW of the padded plane, i.e. at that row * Wp + column of the flattened plane."""
+    (SH, SW), (DH, DW) = stride, dilation
+    rows = (torch.arange(KH, device=device) * DH).view(KH, 1, 1, 1) + (torch.arange(OH, device=device) * SH).view(OH, 1)
+    columns = (torch.arange(KW, device=device) * DW).view(KW, 1, 1) + torch.arange(OW, device=device) * SW
+    return (rows * Wp + columns).reshape(-1)
 
 
 def arange(n, like):
