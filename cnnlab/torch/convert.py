@@ -100,7 +100,9 @@ def _convert(layer, target, dtype, device, op):
         raise TypeError(f"{op}: {target.__name__} has no layer {name} (it has Conv2d, ConvTranspose2d, MaxPool2d, "
                         f"AvgPool2d, MaxUnpool2d, Upsample, Linear, Flatten, Dropout, Sequential and the activations)")
     if name == "Sequential":
-        return cls([_convert(child, target, dtype, device, op) for child in layer])
+        new = cls([_convert(child, target, dtype, device, op) for child in layer])
+        new.training = getattr(layer, "training", True)  # the container's own mode (each child carries its own)
+        return new
     params = inspect.signature(cls.__init__).parameters
     kwargs = {}
     for p in params:

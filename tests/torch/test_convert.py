@@ -74,6 +74,19 @@ def test_to_torch_gives_the_same_outputs_and_gradients():
         np.testing.assert_allclose(ct.to_numpy(pt.grad), p.grad, rtol=1e-9, atol=1e-12, err_msg=name)
 
 
+def test_the_train_or_eval_mode_crosses_over_with_the_model():
+    """A model in eval mode converts to a model in eval mode, the Sequential itself included (``model.training``
+    is what code asks), and back."""
+    np_model = numpy_lenet(dropout=True)
+    np_model.eval()
+    t_model = ct.to_torch(np_model, device="cpu")
+    assert not t_model.training and not any(m.training for m in t_model.modules())
+    back = ct.from_torch(t_model)
+    assert not back.training and not any(layer.training for layer in back)
+    np_model.train()
+    assert ct.to_torch(np_model, device="cpu").training
+
+
 def test_from_torch_and_copy_weights_back():
     np_model = numpy_lenet(np.float32, dropout=True)
     t_model = ct.to_torch(np_model, device="cpu")
