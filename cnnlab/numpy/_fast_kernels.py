@@ -35,28 +35,25 @@ def _inside(O, S, D, P, j, size):
 def im2col(x, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, cols):
     """Flat x (N, C, H, W) -> flat cols (C, KH, KW, N, OH, OW), written whole: cols[c, i, j, n, oh, ow] =
     x[n, c, oh * SH - PT + i * DH, ow * SW - PL + j * DW], 0 on the padding. Row (c, i, j) is one contiguous
-    block; the inner loop is a plain strided copy (a memcpy when SW = 1)."""
-    for q in range(C * KH * KW):
-        c, r = q // (KH * KW), q % (KH * KW)
-        i, j = r // KW, r % KW
-        oh_lo, oh_hi, h_off = _inside(OH, SH, DH, PT, i, H)
-        ow_lo, ow_hi, w_off = _inside(OW, SW, DW, PL, j, W)
-        for n in range(N):
-            dst = ((q * N) + n) * OH * OW
-            src = (n * C + c) * H * W
-            for oh in range(OH):
-                row = dst + oh * OW
-                if oh < oh_lo or oh >= oh_hi:
-                    for ow in range(OW):
-                        cols[row + ow] = 0
-                    continue
-                line = src + (oh * SH + h_off) * W + w_off
-                for ow in range(ow_lo):
-                    cols[row + ow] = 0
-                for ow in range(ow_lo, ow_hi):
-                    cols[row + ow] = x[line + ow * SW]
-                for ow in range(ow_hi, OW):
-                    cols[row + ow] = 0
+    block. The inner loops index views that start where they read (numba vectorises those; with the offset in
+    the index, as cols[row + ow], it did not)."""
+    planes, out = x.reshape(N, C, H, W), cols.reshape(C, KH, KW, N, OH, OW)
+    for c in range(C):
+        for i in range(KH):
+            oh_lo, oh_hi, h_off = _inside(OH, SH, DH, PT, i, H)
+            for j in range(KW):
+                ow_lo, ow_hi, w_off = _inside(OW, SW, DW, PL, j, W)
+                for n in range(N):
+                    for oh in range(OH):
+                        row = out[c, i, j, n, oh]
+                        if oh < oh_lo or oh >= oh_hi:
+                            row[:] = 0
+                            continue
+                        line, inside = planes[n, c, oh * SH + h_off, ow_lo * SW + w_off:], row[ow_lo:]
+                        row[:ow_lo] = 0
+                        for q in range(ow_hi - ow_lo):
+                            inside[q] = line[q * SW]
+                        row[ow_hi:] = 0
 
 
 @numba.njit(**_JIT)
@@ -64,21 +61,19 @@ def col2im(cols, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, out):
     """The adjoint of ``im2col``: flat cols (C, KH, KW, N, OH, OW) -> flat out (N, C, H, W), overwritten with the
     sum over every (i, j, oh, ow) that reads pixel (h, w); what falls on the padding is dropped. Plane by
     plane; each pixel adds its terms in the order (i, j), as the reference's ``col2im``."""
-    for p in range(N * C):
-        n, c = p // C, p % C
-        plane = p * H * W
-        for k in range(H * W):
-            out[plane + k] = 0
-        for i in range(KH):
-            oh_lo, oh_hi, h_off = _inside(OH, SH, DH, PT, i, H)
-            for j in range(KW):
-                ow_lo, ow_hi, w_off = _inside(OW, SW, DW, PL, j, W)
-                src = (((c * KH + i) * KW + j) * N + n) * OH * OW
-                for oh in range(oh_lo, oh_hi):
-                    line = plane + (oh * SH + h_off) * W + w_off
-                    row = src + oh * OW
-                    for ow in range(ow_lo, ow_hi):
-                        out[line + ow * SW] += cols[row + ow]
+    planes, columns = out.reshape(N, C, H, W), cols.reshape(C, KH, KW, N, OH, OW)
+    for n in range(N):
+        for c in range(C):
+            plane = planes[n, c]
+            plane[:] = 0
+            for i in range(KH):
+                oh_lo, oh_hi, h_off = _inside(OH, SH, DH, PT, i, H)
+                for j in range(KW):
+                    ow_lo, ow_hi, w_off = _inside(OW, SW, DW, PL, j, W)
+                    for oh in range(oh_lo, oh_hi):
+                        line, row = plane[oh * SH + h_off, ow_lo * SW + w_off:], columns[c, i, j, n, oh, ow_lo:]
+                        for q in range(ow_hi - ow_lo):
+                            line[q * SW] += row[q]
 
 
 @numba.njit(**_JIT)
