@@ -152,12 +152,13 @@ def max_pool(x, KH, KW, SH, SW, DH, DW, PT, PL, out, indices):
                 line = x[p, h]
                 for j in range(KW):
                     lo, hi, off = cols[j, 0], cols[j, 1], cols[j, 2]  # locals: the stores below might alias cols
-                    for ow in range(lo, hi):
-                        w = ow * SW + off
-                        v, b, k = line[w], best[ow], where[ow]
+                    # views that start at window lo (as in im2col: numba vectorises these loops)
+                    source, b_row, k_row, first = line[lo * SW + off:], best[lo:], where[lo:], h * W + lo * SW + off
+                    for q in range(hi - lo):
+                        v, b, k = source[q * SW], b_row[q], k_row[q]
                         take = (v > b) | ((v != v) & (b == b)) | (k < 0)  # k < 0: the window's first element
-                        best[ow] = v if take else b
-                        where[ow] = k + take * (h * W + w - k)  # arithmetic: as a select LLVM kept a branch
+                        b_row[q] = v if take else b
+                        k_row[q] = k + take * (first + q * SW - k)  # arithmetic: as a select LLVM kept a branch
 
 
 @numba.njit(**_JIT)
