@@ -80,12 +80,13 @@ def test_conv2d_equals_reference(fast_path, dtype, case):
 @DTYPES
 @pytest.mark.parametrize("shape, kernel, kwargs", [
     ((3, 4, 7, 7), (3, 3), dict(padding=1)),
-    ((2, 4, 9, 8), (3, 2), dict(padding="same", dilation=(2, 1), groups=2)),
-    ((2, 3, 6, 10), (2, 4), dict(padding=(1, 2))),
-    ((1, 2, 5, 6), (1, 1), dict()),
+    ((2, 12, 9, 8), (3, 2), dict(padding="same", dilation=(2, 1), groups=2)),
+    ((2, 4, 6, 10), (2, 4), dict(padding=(1, 2))),
+    ((1, 32, 5, 6), (1, 1), dict()),
 ], ids=["7x7 pad 1", "same, dilated, groups", "pad (1, 2)", "1x1"])
 def test_conv2d_stride_1_over_whole_rows(fast_path, dtype, shape, kernel, kwargs):
-    """Stride 1 reads whole padded rows (``ConvCache.wide``): the same numbers as the reference."""
+    """Stride 1 reads whole padded rows (``ConvCache.wide``; at least 32 numbers per window, as here): the same
+    numbers as the reference."""
     rng = np.random.default_rng(6)
     x = randn(rng, *shape, dtype=dtype)
     w = randn(rng, 4, shape[1] // kwargs.get("groups", 1), *kernel, dtype=dtype)
