@@ -10,16 +10,21 @@ function here equal to the reference and to torch, in float64 and float32. The t
 - Convolution columns are laid out ``(C, KH, KW, N, OH, OW)``: the whole batch shares one matrix product
   per group (a long, thin product BLAS runs on every core), and the backward's two products read the
   saved columns as they are.
-- A stride-1 convolution reads whole padded rows, so each im2col row is one contiguous copy and col2im one
-  contiguous addition per kernel element (``_wide_windows``); the few extra columns are dropped.
-- With numba installed, im2col, col2im (strided convolutions), max pooling and relu are compiled loops
-  (``_fast_kernels.py``), one pass over memory each, on the calling thread (BLAS keeps its threads).
-  Without numba (or with ``USE_NUMBA = False``) the same functions run a NumPy path: same results, a little
+- A stride-1 convolution with at least 32 numbers per window reads whole padded rows, so each im2col row is
+  one contiguous copy and col2im one contiguous addition per kernel element (``_wide_windows``); the few
+  extra columns are dropped.
+- The (N, C, H, W) results are stored channels first, (C, N, H, W) in memory: a convolution's product comes
+  out that way, and ReLU and pooling keep the order (``_as_stored``), so no transposing copies between layers.
+- With numba installed, im2col, col2im, the whole-row windows and their adjoint, max pooling and relu are
+  compiled loops (``_fast_kernels.py``), one pass over memory each, on the calling thread (BLAS keeps its
+  threads). Without numba (or with ``USE_NUMBA = False``) the same functions run a NumPy path: same results,
   slower (overlapping max pooling: about 3x). Both paths are tested.
+- The first fast op lets glibc keep freed memory (``keep_freed_memory``): a training step allocates the same
+  large arrays every time, and page faults were a third of a convolution's time.
 
 Every function checks its arguments with the reference's checks (``cnnlab._geometry``, ``cnnlab._checks``)
 once, in the forward; a backward only checks its ``grad_out`` against the cache.
-Layout NCHW. Shapes: N batch, C channels, H, W input size, KH, KW kernel, OH, OW output size, G groups,
+Arguments and results NCHW (stored in any order). Shapes: N batch, C channels, H, W input size, KH, KW kernel, OH, OW output size, G groups,
 K = C_in / G * KH * KW numbers in one window of one group.
 """
 
