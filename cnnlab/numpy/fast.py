@@ -24,8 +24,8 @@ function here equal to the reference and to torch, in float64 and float32. The t
 
 Every function checks its arguments with the reference's checks (``cnnlab._geometry``, ``cnnlab._checks``)
 once, in the forward; a backward only checks its ``grad_out`` against the cache.
-Arguments and results NCHW (stored in any order). Shapes: N batch, C channels, H, W input size, KH, KW kernel, OH, OW output size, G groups,
-K = C_in / G * KH * KW numbers in one window of one group.
+Arguments and results NCHW (stored in any order). Shapes: N batch, C channels, H, W input size, KH, KW
+kernel, OH, OW output size, G groups, K = C_in / G * KH * KW numbers in one window of one group.
 """
 
 from __future__ import annotations
