@@ -117,12 +117,12 @@ def compile_kernels() -> dict:
     misses_before = sum(sum(d.stats.cache_misses.values()) for d in dispatchers)
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
-        x = rng.standard_normal((1, 2, 5, 5)).astype(dtype)
-        w = rng.standard_normal((2, 2, 3, 3)).astype(dtype)
-        for stride in (2, 1):  # strided: im2col, col2im; stride 1: wide_col2im
+        x = rng.standard_normal((1, 4, 5, 5)).astype(dtype)  # 4 channels: 36 numbers per 3 x 3 window
+        w = rng.standard_normal((2, 4, 3, 3)).astype(dtype)
+        for stride in (2, 1):  # strided: im2col, col2im; stride 1: the whole-row windows and their adjoint
             out, cache = conv2d(x, w, stride=stride, padding=1)
             conv2d_backward(out, cache)
-        out, cache = conv_transpose2d(x, w, stride=2)
+        out, cache = conv_transpose2d(x, w.transpose(1, 0, 2, 3), stride=2)
         conv_transpose2d_backward(out, cache)
         out, cache = max_pool2d(x, 2)
         max_pool2d_backward(out, cache)

@@ -348,6 +348,15 @@ def test_compile_kernels_then_nothing_compiles(monkeypatch):
         first = fast.compile_kernels()
         assert first["numba"] and first["compiled"] >= 0
         assert fast.compile_kernels()["compiled"] == 0
+        # in a fresh process, compile_kernels alone readies every loop of _fast_kernels.py in both dtypes
+        import ast
+        import subprocess
+
+        count = ("from cnnlab.numpy import fast; fast.compile_kernels(); k = fast.numba_kernels(); "
+                 "print({n: len(f.signatures) for n, f in vars(k).items() if hasattr(f, 'signatures') and n[0] != '_'})")
+        ready = ast.literal_eval(subprocess.run([sys.executable, "-c", count], capture_output=True, text=True,
+                                                check=True).stdout)
+        assert len(ready) == 8 and all(n >= 2 for n in ready.values()), ready
     monkeypatch.setattr(fast, "USE_NUMBA", False)
     assert fast.compile_kernels() == {"numba": False}
 
