@@ -406,10 +406,11 @@ def test_every_layout_gives_the_reference_numbers(fast_path, dtype, layout):
     """Inputs and output gradients stored in any order give the reference's numbers, forward and backward:
     a convolution (whole rows and strided), ReLU and max pooling (ties at 0 after the ReLU)."""
     rng = np.random.default_rng(11)
-    x = randn(rng, 3, 4, 9, 8, dtype=dtype)
-    w, b = randn(rng, 5, 4, 3, 3, dtype=dtype), randn(rng, 5, dtype=dtype)
+    x = randn(rng, 3, 8, 9, 8, dtype=dtype)
     tol = TOL[dtype]
-    for kwargs in (dict(padding=1), dict(stride=2, padding=1)):
+    for kwargs in (dict(padding=1), dict(stride=2, padding=1), dict(padding=(2, 1), dilation=(2, 1), groups=2)):
+        w = randn(rng, 6, 8 // kwargs.get("groups", 1), 3, 3, dtype=dtype)
+        b = randn(rng, 6, dtype=dtype)
         out, cache = fast.conv2d(_stored(x, layout), w, b, **kwargs)
         assert_close(out, cn.conv2d(x, w, b, **kwargs), tol=tol)
         grad = _stored(randn(rng, *out.shape, dtype=dtype), layout)
