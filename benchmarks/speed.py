@@ -151,7 +151,7 @@ def configuration() -> str:
     if torch.cuda.is_available():
         lines.append(f"  CUDA: {torch.cuda.get_device_name()} (its rows: --cuda)")
     else:
-        lines.append("  CUDA: no GPU here (the GPU rows of issue 15 are not measured)")
+        lines.append("  CUDA: no GPU here (on a machine with one, speed.py --cuda times cnnlab.torch there)")
     compiled = fast.compile_kernels()  # numba's first call per dtype compiles or loads the cache: not timed below
     if compiled["numba"]:
         import numba
