@@ -83,11 +83,7 @@ def _window_argmax(x, geometry):
     (KH, KW), (SH, SW), (DH, DW), (PH, PW) = kernel, stride, dilation, padding
     Wp = pads[2] + W + pads[3]
     _, k = _window_max(_padded_windows(x, geometry))
-    top = (arange(OH, like=k) * SH)[:, None]  # (OH, 1) first row of each window in the padded plane
-    left = arange(OW, like=k) * SW  # (OW,) first column
-    # Element k of a window lies i * DH rows and j * DW columns past its first one: that offset is looked up in a
-    # table of the KH * KW offsets (one gather, cheaper than dividing every k by KW).
-    offsets = ((arange(KH, like=k) * DH)[:, None] * Wp + arange(KW, like=k) * DW).reshape(KH * KW)
+    top, left, offsets = _window_places(geometry, Wp, k)
     picks = top * Wp + left + np.take(offsets, k)
     if any(pads):
         # Torch never picks the border: where the maximum is a border element (the window holds only -inf, or
@@ -100,6 +96,21 @@ def _window_argmax(x, geometry):
         j = np.where(on_border, np.where(left < PW, -((left - PW) // DW), 0), j)
         picks = (top + i * DH) * Wp + left + j * DW
     return picks
+
+
+def _window_places(geometry, Wp, like):
+    """Where the windows and their elements are in the padded plane (Wp columns); arrays of ``like``'s dtype.
+
+    Returns:
+        top (OH, 1), left (OW,): the first row and column of every window; offsets (KH * KW,): how far element
+        k = i * KW + j lies from its window's first one (i * DH rows, j * DW columns), flattened. A table looked
+        up with k (one gather) is cheaper than dividing every k by KW.
+    """
+    (KH, KW), (SH, SW), (DH, DW), _, _, (OH, OW) = geometry
+    top = (arange(OH, like=like) * SH)[:, None]
+    left = arange(OW, like=like) * SW
+    offsets = ((arange(KH, like=like) * DH)[:, None] * Wp + arange(KW, like=like) * DW).reshape(KH * KW)
+    return top, left, offsets
 
 
 def _input_indices(picks, x, geometry):

@@ -10,6 +10,8 @@ places come from one ``torch.max`` (``_window_max``); the search for the maxima
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from ._device import check_arrays
@@ -33,3 +35,16 @@ def _window_max(windows):
 
 mirror(globals(), differentiable={"_max_pool2d": 1, "_avg_pool2d": 1, "_max_unpool2d": 2},
        no_grad=("_window_argmax",))
+
+_places_of = _window_places  # the NumPy code's, on tensors
+
+
+@functools.lru_cache(maxsize=64)
+def _places_per_geometry(geometry, Wp, dtype, device):
+    return _places_of(geometry, Wp, torch.empty(0, dtype=dtype, device=device))
+
+
+def _window_places(geometry, Wp, like):
+    """``_window_places`` once per geometry, device and dtype (cached, never written to): its seven small tensors
+    were seven kernel launches on every call of max pooling on a GPU."""
+    return _places_per_geometry(geometry, Wp, like.dtype, like.device)
