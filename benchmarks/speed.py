@@ -219,6 +219,21 @@ def with_numba(flag: bool, fn):
 # the ops of the table
 # ----------------------------------------------------------------------------------------------------------------
 
+def torch_contender(op, arrays, kwargs, grad, device="cpu"):
+    """Forward + backward of ``op`` (torch's or cnnlab.torch's) on ``device`` copies of ``arrays`` (the float
+    ones need a gradient), the output's gradient ``grad``; on cuda each call waits for the GPU (synchronize)."""
+    tensors = [torch.tensor(a, device=device, requires_grad=a.dtype.kind == "f") for a in arrays]
+    grad_t = torch.tensor(grad, device=device)
+
+    def run():
+        for t in tensors:
+            t.grad = None
+        op(*tensors, **kwargs).backward(grad_t)
+        if grad_t.is_cuda:
+            torch.cuda.synchronize()
+    return run
+
+
 def op_case(arrays, kwargs, ref, ref_backward, numpy_run, torch_op, cnnlab_torch_op, no_numba=True):
     """The contenders of one op: forward + backward of each, on the same float32 inputs and output gradient.
     ``numpy_run(grad)`` returns the cnnlab.numpy contender (the layer's forward and backward); ``no_numba``:
@@ -231,18 +246,8 @@ def op_case(arrays, kwargs, ref, ref_backward, numpy_run, torch_op, cnnlab_torch
         ref(*arrays, **kwargs)
         ref_backward(grad_arg, *arrays, **kwargs)
 
-    def torch_run(op):
-        tensors = [torch.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
-        grad_t = torch.tensor(grad)
-
-        def run():
-            for t in tensors:
-                t.grad = None
-            op(*tensors, **kwargs).backward(grad_t)
-        return run
-
-    contenders = {"torch": torch_run(torch_op), "cnnlab.numpy": numpy_run(grad_arg),
-                  "cnnlab.torch": torch_run(cnnlab_torch_op)}
+    contenders = {"torch": torch_contender(torch_op, arrays, kwargs, grad), "cnnlab.numpy": numpy_run(grad_arg),
+                  "cnnlab.torch": torch_contender(cnnlab_torch_op, arrays, kwargs, grad)}
     if no_numba and fast.numba_kernels():
         contenders["no numba"] = with_numba(False, contenders["cnnlab.numpy"])
     contenders["reference"] = run_ref
@@ -402,19 +407,6 @@ def peak_memory_mib(run, epochs=2) -> float:
 # on a CUDA GPU: cnnlab.torch against torch
 # ----------------------------------------------------------------------------------------------------------------
 
-def cuda_op(op, arrays, kwargs):
-    """Forward + backward of ``op`` on cuda copies of ``arrays`` (float ones need grad), synchronized."""
-    tensors = [torch.tensor(a, device="cuda", requires_grad=a.dtype.kind == "f") for a in arrays]
-    grad = torch.randn_like(op(*tensors, **kwargs))
-
-    def run():
-        for t in tensors:
-            t.grad = None
-        op(*tensors, **kwargs).backward(grad)
-        torch.cuda.synchronize()
-    return run
-
-
 def gpu_section(reps: int, epoch_reps: int, settle: Settler) -> None:
     """Issue 15's GPU rows: conv2d forward + backward at batch 256 and the training epoch, cnnlab.torch on
     cuda against torch on cuda (cuDNN), float32. Each sample waits for the GPU to finish (synchronize)."""
@@ -440,8 +432,11 @@ def gpu_section(reps: int, epoch_reps: int, settle: Settler) -> None:
     rows = []
     with Section("cuda ops"):
         for what, torch_op, ours, arrays, kwargs in cases:
-            rows.append((what, alternate({"torch": cuda_op(torch_op, arrays, kwargs),
-                                          "cnnlab.torch": cuda_op(ours, arrays, kwargs)}, reps, settle)))
+            out = torch_op(*(torch.tensor(a, device="cuda") for a in arrays), **kwargs)
+            grad = rng.standard_normal(tuple(out.shape)).astype(np.float32)  # the same for both contenders
+            rows.append((what, alternate({"torch": torch_contender(torch_op, arrays, kwargs, grad, "cuda"),
+                                          "cnnlab.torch": torch_contender(ours, arrays, kwargs, grad, "cuda")},
+                                         reps, settle)))
     print_ratios(rows, ["cnnlab.torch"])
 
     x, y = load_digits("train", size=28)
