@@ -135,13 +135,14 @@ def compile_kernels() -> dict:
 # im2col / col2im in the batch-inside layout (C, KH, KW, N, OH, OW)
 # ----------------------------------------------------------------------------------------------------------------
 
-def _im2col(x, kernel, stride, dilation, pads, out_hw, kernels):
+def _im2col(x, kernel, stride, dilation, pads, out_hw):
     """x (N, C, H, W) -> cols (C, KH, KW, N, OH, OW), cols[c, i, j, n, oh, ow] = padded x at window (oh, ow),
     element (i, j). Row (c, i, j) holds that kernel element's input for the whole batch: one contiguous
-    row of the matrix product. ``kernels``: ``numba_kernels()``."""
+    row of the matrix product."""
     N, C = x.shape[:2]
     (KH, KW), (OH, OW) = kernel, out_hw
     cols = np.empty((C, KH, KW, N, OH, OW), dtype=x.dtype)
+    kernels = numba_kernels()
     if kernels:
         kernels.im2col(np.ascontiguousarray(x).reshape(-1), *x.shape, KH, KW, *stride, *dilation, pads[0], pads[2],
                        OH, OW, cols.reshape(-1))
@@ -234,12 +235,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     N = x.shape[0]
     C_out, _, KH, KW = weight.shape
     wide = _wide_pays_off(x.shape, pads, stride, OW, weight[0].size)
-    kernels = numba_kernels()  # (the first fast op of a network: this also applies keep_freed_memory)
     if wide:
         cols = _wide_windows(x, (KH, KW), dilation, pads, OH)  # (C, KH, KW, N, OH * Wp)
         OW_cols = x.shape[3] + pads[2] + pads[3]  # Wp: each column row runs over the whole padded width
     else:
-        cols, OW_cols = _im2col(x, (KH, KW), stride, dilation, pads, (OH, OW), kernels), OW
+        cols, OW_cols = _im2col(x, (KH, KW), stride, dilation, pads, (OH, OW)), OW
     cols = cols.reshape(groups, -1, N * OH * OW_cols)
     # One product per group for the whole batch: (G, C_out/G, K) @ (G, K, N*OH*OW), long rows BLAS splits well.
     out_t = (weight.reshape(groups, C_out // groups, -1) @ cols).reshape(C_out, N, OH, OW_cols)
@@ -411,7 +411,7 @@ def conv_transpose2d_backward(grad_out, cache):
     N, C_in, H, W = cache.x_shape
     KH, KW = weight.shape[2:]
     # grad_x is a convolution of grad_out: im2col over the input's (H, W) grid of stamps
-    grad_cols = _im2col(grad_out, (KH, KW), cache.stride, cache.dilation, cache.pads, (H, W), numba_kernels())
+    grad_cols = _im2col(grad_out, (KH, KW), cache.stride, cache.dilation, cache.pads, (H, W))
     grad_cols = grad_cols.reshape(G, -1, N * H * W)  # (G, K, N*H*W)
     w = weight.reshape(G, C_in // G, -1)
     grad_x = _batch_first(w @ grad_cols, cache.x_shape)
