@@ -127,10 +127,11 @@ def max_pool(x, KH, KW, SH, SW, DH, DW, PT, PL, out, indices):
     h * W + w in the plane (as torch). Ties keep the first element, the first NaN wins (the reference's rule);
     the padding is skipped, so a window of -inf picks its first input element. -1: no input element.
 
-    Row by row of the output: for each kernel element (i, j), one pass along the output row updates the
-    running maximum and its place with selects, not branches (after a ReLU half the inputs tie at 0, and a
-    mispredicted branch per element made this 2.5 times slower); the ranges of windows each element is
-    inside are worked out once per call."""
+    Separable, row by row of the output: first the maximum of every input column over the window's rows (one
+    contiguous pass per row, which vectorises), then of each window over its columns. "First" is the smallest
+    flat place (it grows with i, then j), so the second step breaks ties by place. Every take is a select, not
+    a branch: after a ReLU half the inputs tie at 0, and a mispredicted branch per element cost 2.5 times the
+    time. 64x32x28x28, 2x2: 6.7 ms with branches, 2.95 ms as one pass per kernel element, 1.8 ms separable."""
     P, H, W = x.shape
     OH, OW = out.shape[1], out.shape[2]
     rows = np.empty((OH, 3), dtype=np.int64)  # per output row: first input row of its windows, kernel rows [lo, hi)
@@ -138,27 +139,51 @@ def max_pool(x, KH, KW, SH, SW, DH, DW, PT, PL, out, indices):
         top = oh * SH - PT
         i_lo = 0 if top >= 0 else (-top + DH - 1) // DH
         rows[oh, 0], rows[oh, 1], rows[oh, 2] = top, i_lo, max(i_lo, min(KH, (H - top + DH - 1) // DH))
-    cols = np.empty((KW, 3), dtype=np.int64)  # per kernel column j: the windows [lo, hi) it is inside, offset
-    for j in range(KW):
-        cols[j, 0], cols[j, 1], cols[j, 2] = _inside(OW, SW, DW, PL, j, W)
+    inside_lo = 0 if PL <= 0 else (PL + SW - 1) // SW  # the windows [inside_lo, inside_hi) lie inside the width
+    last = W - 1 - (KW - 1) * DW + PL  # where the last of them starts, in padded coordinates
+    inside_hi = max(inside_lo, min(OW, last // SW + 1)) if last >= 0 else inside_lo
+    col_max = np.empty(W, dtype=x.dtype)  # per input column: the maximum over the window's rows
+    col_at = np.empty(W, dtype=indices.dtype)  # and its flat place
     for p in range(P):
+        plane = x[p]
         for oh in range(OH):
             best, where = out[p, oh], indices[p, oh]
-            for ow in range(OW):
-                best[ow], where[ow] = -np.inf, -1
             top, i_lo, i_hi = rows[oh, 0], rows[oh, 1], rows[oh, 2]
-            for i in range(i_lo, i_hi):
+            if i_lo == i_hi:  # every window of the row lies in the padding
+                for ow in range(OW):
+                    best[ow], where[ow] = -np.inf, -1
+                continue
+            h = top + i_lo * DH
+            line = plane[h]
+            for w in range(W):
+                col_max[w], col_at[w] = line[w], h * W + w
+            for i in range(i_lo + 1, i_hi):  # a later row wins strictly (or with the first NaN)
                 h = top + i * DH
-                line = x[p, h]
+                line = plane[h]
+                for w in range(W):
+                    v, m = line[w], col_max[w]
+                    take = (v > m) | ((v != v) & (m == m))
+                    col_max[w] = v if take else m
+                    col_at[w] = col_at[w] + take * (h * W + w - col_at[w])  # arithmetic: LLVM kept a select a branch
+            for ow in range(inside_lo, inside_hi):
+                w = ow * SW - PL
+                m, k = col_max[w], col_at[w]
+                for j in range(1, KW):
+                    v, place = col_max[w + j * DW], col_at[w + j * DW]
+                    take = (v > m) | ((v == m) & (place < k)) | ((v != v) & ((m == m) | (place < k)))
+                    m = v if take else m
+                    k = k + take * (place - k)
+                best[ow], where[ow] = m, k
+            for e in range(OW - (inside_hi - inside_lo)):  # windows that reach into the padding: few
+                ow = e if e < inside_lo else e + inside_hi - inside_lo
+                m, k = -np.inf, -1
                 for j in range(KW):
-                    lo, hi, off = cols[j, 0], cols[j, 1], cols[j, 2]  # locals: the stores below might alias cols
-                    # views that start at window lo (as in im2col: numba vectorises these loops)
-                    source, b_row, k_row, first = line[lo * SW + off:], best[lo:], where[lo:], h * W + lo * SW + off
-                    for q in range(hi - lo):
-                        v, b, k = source[q * SW], b_row[q], k_row[q]
-                        take = (v > b) | ((v != v) & (b == b)) | (k < 0)  # k < 0: the window's first element
-                        b_row[q] = v if take else b
-                        k_row[q] = k + take * (first + q * SW - k)  # arithmetic: as a select LLVM kept a branch
+                    w = ow * SW - PL + j * DW
+                    if 0 <= w < W:
+                        v, place = col_max[w], col_at[w]
+                        if k < 0 or v > m or (v == m and place < k) or (v != v and (m == m or place < k)):
+                            m, k = v, place
+                best[ow], where[ow] = m, k
 
 
 @numba.njit(**_JIT)
