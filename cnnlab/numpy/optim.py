@@ -128,15 +128,18 @@ class SGD(Optimizer):
                 "nesterov": self.nesterov, "weight_decay": self.weight_decay}
 
     def _update(self, p, grad, state):
+        # in place where the array is ours: a big layer's weights are megabytes, and each pass reads them all
         if self.weight_decay:
-            grad = grad + self.weight_decay * p.data
+            decayed = self.weight_decay * p.data
+            decayed += grad
+            grad = decayed
         if self.momentum:
             v = state.get("momentum_buffer")
             if v is None:
                 v = state["momentum_buffer"] = grad.copy()
             else:
                 v *= self.momentum
-                v += (1 - self.dampening) * grad
+                v += grad if self.dampening == 0 else (1 - self.dampening) * grad
             grad = grad + self.momentum * v if self.nesterov else v
         p.data -= self.lr * grad
 
