@@ -74,13 +74,18 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
-@pytest.fixture(params=["numba", "numpy"])
+@pytest.fixture(params=["numba", "numpy", "numba, 3 pieces", "numpy, 3 pieces"])
 def fast_path(request, monkeypatch):
-    """cnnlab.numpy.fast on its compiled loops (skipped without numba), then on its NumPy path."""
+    """cnnlab.numpy.fast on its compiled loops (skipped without numba), then on its NumPy path; each as it runs
+    (small inputs: one piece) and with all work cut into 3 pieces on 3 threads (``fast._in_pieces``)."""
     from cnnlab.numpy import fast
 
+    compiled = request.param.startswith("numba")
     monkeypatch.setattr(fast, "USE_NUMBA", True)
-    if request.param == "numba" and fast.numba_kernels() is None:
+    if compiled and fast.numba_kernels() is None:
         pytest.skip("numba is not installed")
-    monkeypatch.setattr(fast, "USE_NUMBA", request.param == "numba")
+    monkeypatch.setattr(fast, "USE_NUMBA", compiled)
+    if "pieces" in request.param:
+        monkeypatch.setattr(fast, "THREADS", 3)
+        monkeypatch.setattr(fast, "PIECES_FROM", 0)
     return request.param

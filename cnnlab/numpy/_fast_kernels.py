@@ -3,8 +3,9 @@
 Imported only by ``fast.py`` and only when numba is installed; without it ``fast.py`` runs its NumPy path.
 Why compiled: NumPy runs im2col / col2im and every strided pass of a pooling as many short runs of OW
 numbers, paying per run; here each loop is one pass over memory. The loops run on the calling thread
-(no ``parallel=True``): with numba's worker threads and OpenBLAS's (which spin after each product)
-sharing two cores, a training epoch took 2.3 s instead of 0.26 s (benchmarks/speed.py's net, 384 images).
+(no ``parallel=True``: with numba's worker threads and OpenBLAS's, which spin after each product, sharing two
+cores, a training epoch took 2.3 s instead of 0.26 s); ``fast._in_pieces`` runs them on pieces of the batch at
+once (the arguments n0, n1: the images of a piece), with BLAS on one thread.
 ``cache=True`` keeps the machine code in ``__pycache__``: the compile time (seconds) is paid once per
 dtype, not per process.
 
@@ -32,10 +33,10 @@ def _inside(O, S, D, P, j, size):
 
 
 @numba.njit(**_JIT)
-def im2col(x, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, cols):
+def im2col(x, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, cols, n0, n1):
     """Flat x (N, C, H, W) -> flat cols (C, KH, KW, N, OH, OW), written whole: cols[c, i, j, n, oh, ow] =
-    x[n, c, oh * SH - PT + i * DH, ow * SW - PL + j * DW], 0 on the padding. Row (c, i, j) is one contiguous
-    block. The inner loops index views that start where they read (numba vectorises those; with the offset in
+    x[n, c, oh * SH - PT + i * DH, ow * SW - PL + j * DW], 0 on the padding, for the images [n0, n1) (a piece
+    of the batch, see ``fast._in_pieces``). Row (c, i, j) is one contiguous block. The inner loops index views that start where they read (numba vectorises those; with the offset in
     the index, as cols[row + ow], it did not)."""
     planes, out = x.reshape(N, C, H, W), cols.reshape(C, KH, KW, N, OH, OW)
     for c in range(C):
@@ -43,7 +44,7 @@ def im2col(x, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, cols):
             oh_lo, oh_hi, h_off = _inside(OH, SH, DH, PT, i, H)
             for j in range(KW):
                 ow_lo, ow_hi, w_off = _inside(OW, SW, DW, PL, j, W)
-                for n in range(N):
+                for n in range(n0, n1):
                     for oh in range(OH):
                         row = out[c, i, j, n, oh]
                         if oh < oh_lo or oh >= oh_hi:
@@ -57,12 +58,12 @@ def im2col(x, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, cols):
 
 
 @numba.njit(**_JIT)
-def col2im(cols, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, out):
+def col2im(cols, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, out, n0, n1):
     """The adjoint of ``im2col``: flat cols (C, KH, KW, N, OH, OW) -> flat out (N, C, H, W), overwritten with the
-    sum over every (i, j, oh, ow) that reads pixel (h, w); what falls on the padding is dropped. Plane by
-    plane; each pixel adds its terms in the order (i, j), as the reference's ``col2im``."""
+    sum over every (i, j, oh, ow) that reads pixel (h, w); what falls on the padding is dropped. The images
+    [n0, n1), plane by plane; each pixel adds its terms in the order (i, j), as the reference's ``col2im``."""
     planes, columns = out.reshape(N, C, H, W), cols.reshape(C, KH, KW, N, OH, OW)
-    for n in range(N):
+    for n in range(n0, n1):
         for c in range(C):
             plane = planes[n, c]
             plane[:] = 0
@@ -77,15 +78,15 @@ def col2im(cols, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, out):
 
 
 @numba.njit(**_JIT)
-def wide_windows(x, channels_first, Hp, Wp, DH, DW, PT, PL, cols):
+def wide_windows(x, channels_first, Hp, Wp, DH, DW, PT, PL, cols, n0, n1):
     """``fast._wide_windows``: x stored (N, C, H, W), or (C, N, H, W) when ``channels_first`` -> cols
-    (C, KH, KW, N, OH * Wp) written whole. Per plane: the padded plane in a buffer that stays in the cache, then
+    (C, KH, KW, N, OH * Wp) written for the images [n0, n1). Per plane: the padded plane in a buffer that stays in the cache, then
     each kernel element's row is one contiguous run of it, from (i * DH, j * DW) on."""
     C, KH, KW, N, L = cols.shape
     H, W = x.shape[2], x.shape[3]
     buffer = np.zeros(Hp * Wp + (KW - 1) * DW, dtype=cols.dtype)  # the padding stays 0
     for c in range(C):
-        for n in range(N):
+        for n in range(n0, n1):
             plane = x[c, n] if channels_first else x[n, c]
             for h in range(H):
                 inside = buffer[(PT + h) * Wp + PL:]
@@ -99,8 +100,9 @@ def wide_windows(x, channels_first, Hp, Wp, DH, DW, PT, PL, cols):
 
 
 @numba.njit(**_JIT)
-def wide_col2im(grad_cols, Hp, Wp, DH, DW, PT, PL, out):
-    """The adjoint of ``fast._wide_windows``: grad_cols (C, KH, KW, N, OH * Wp) -> out (C, N, H, W) overwritten.
+def wide_col2im(grad_cols, Hp, Wp, DH, DW, PT, PL, out, n0, n1):
+    """The adjoint of ``fast._wide_windows``: grad_cols (C, KH, KW, N, OH * Wp) -> out (C, N, H, W) overwritten
+    for the images [n0, n1).
     Row (c, i, j, n) is the gradient of the padded plane (c, n) flattened, from (i * DH, j * DW) on; per plane
     the rows are added up in a padded buffer that stays in the cache (in the order (i, j), as the reference's
     ``col2im``), and its inside copied out, without the padding."""
@@ -108,7 +110,7 @@ def wide_col2im(grad_cols, Hp, Wp, DH, DW, PT, PL, out):
     H, W = out.shape[2], out.shape[3]
     buffer = np.empty(Hp * Wp + (KW - 1) * DW, dtype=out.dtype)
     for c in range(C):
-        for n in range(N):
+        for n in range(n0, n1):
             buffer[:] = 0
             for i in range(KH):
                 for j in range(KW):

@@ -16,9 +16,13 @@ function here equal to the reference and to torch, in float64 and float32. The t
 - The (N, C, H, W) results are stored channels first, (C, N, H, W) in memory: a convolution's product comes
   out that way, and ReLU and pooling keep the order (``_as_stored``), so no transposing copies between layers.
 - With numba installed, im2col, col2im, the whole-row windows and their adjoint, max pooling and relu are
-  compiled loops (``_fast_kernels.py``), one pass over memory each, on the calling thread (BLAS keeps its
-  threads). Without numba (or with ``USE_NUMBA = False``) the same functions run a NumPy path: same results,
-  slower (overlapping max pooling: about 3x). Both paths are tested.
+  compiled loops (``_fast_kernels.py``), one pass over memory each. Without numba (or with ``USE_NUMBA = False``)
+  the same functions run a NumPy path: same results, slower (overlapping max pooling: about 3x). Both paths are
+  tested.
+- Every op cuts its work into pieces of the batch (or of its planes, or numbers) and runs them at once on as many
+  threads as BLAS has, BLAS on one thread meanwhile (``_in_pieces``; ``THREADS`` sets the count): the passes
+  between the matrix products use every core too, and OpenBLAS's worker, which spins after each product of its
+  own, is never woken. Linear layers' products run here for that reason.
 - The first fast op lets glibc keep freed memory (``keep_freed_memory``): a training step allocates the same
   large arrays every time, and page faults were a third of a convolution's time.
 
@@ -34,13 +38,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import check_cross_entropy, check_float, check_grad_out, check_shape
+from .._checks import check_cross_entropy, check_float, check_grad_out, check_linear, check_shape
 from .._geometry import conv2d_geometry, conv_transpose2d_geometry, pool_geometry
+from ._arrays import check_arrays
 from .windows import col2im, pad2d, sliding_windows, unpad2d
 
 __all__ = ["USE_NUMBA", "KEEP_FREED_MEMORY", "keep_freed_memory", "numba_kernels", "compile_kernels", "conv2d",
            "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward", "max_pool2d", "max_pool2d_backward",
-           "relu", "relu_backward", "cross_entropy", "cross_entropy_backward"]
+           "relu", "relu_backward", "linear", "linear_backward", "cross_entropy", "cross_entropy_backward", "THREADS"]
 
 #: Use the compiled kernels when numba is installed. Set to False to force the NumPy path (the tests do).
 USE_NUMBA = True
@@ -95,6 +100,71 @@ def numba_kernels():
     return _kernels or None
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# threads: every op's work in pieces of the batch, run at once
+# ----------------------------------------------------------------------------------------------------------------
+
+#: How many pieces (and threads) the fast ops cut their work into: None for as many as BLAS has threads.
+THREADS = None
+#: Work smaller than this (numbers read and written, plus multiply-adds / 32) runs in one piece: handing a piece to
+#: a sleeping thread costs about 0.1 ms here (relu of 1M float32 took 0.33 ms on one thread, 0.32 ms in two pieces).
+PIECES_FROM = 2**20
+_workers = None  # (ThreadPoolExecutor, its size) once made
+_blas = None  # threadpoolctl's controllers of the BLAS libraries loaded, once looked up
+
+
+def _blas_libraries():
+    """threadpoolctl's controllers of the loaded BLAS libraries (NumPy's OpenBLAS), [] without threadpoolctl."""
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController  # installed with scikit-learn
+        except ImportError:
+            _blas = []
+        else:
+            _blas = ThreadpoolController().select(user_api="blas").lib_controllers
+    return _blas
+
+
+def _in_pieces(n, work, size):
+    """Run ``work(lo, hi)`` over ``range(n)`` (images, planes, numbers) cut into one piece per thread, the pieces at
+    once: the first on the calling thread, the others on cnnlab's worker threads; in one piece when ``size`` (the
+    numbers read and written, plus multiply-adds / 32) is below ``PIECES_FROM``. BLAS runs on one thread meanwhile
+    (each piece calls it) and gets its own count back at the end. Every piece writes its own part of the results;
+    sums over pieces are added in piece order, so the numbers do not depend on which thread finishes first.
+
+    Why not BLAS's threads and compiled loops on the calling thread: OpenBLAS's worker spins for about 0.1 s after
+    each product, so during training it holds a core that the loops between products cannot use (a parallel loop
+    next to it ran 4 times slower), and the loops, half of a training step, ran on one core. So every product of a
+    training step runs here, on one BLAS thread, and the spinning worker is never woken.
+    """
+    global _workers
+    libraries = _blas_libraries()
+    count = (THREADS or max([lib.num_threads for lib in libraries] + [1])) if size >= PIECES_FROM else 1
+    bounds = [n * k // count for k in range(count + 1)]
+    pieces = [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
+    if len(pieces) > 1 and (_workers is None or _workers[1] < len(pieces) - 1):
+        from concurrent.futures import ThreadPoolExecutor
+
+        _workers = (ThreadPoolExecutor(len(pieces) - 1, thread_name_prefix="cnnlab"), len(pieces) - 1)
+    saved = [lib.num_threads for lib in libraries]
+    for lib in libraries:
+        lib.set_num_threads(1)
+    try:
+        others = [_workers[0].submit(work, lo, hi) for lo, hi in pieces[1:]]
+        try:
+            for lo, hi in pieces[:1]:
+                work(lo, hi)
+        finally:
+            errors = [f.exception() for f in others]  # waits for every piece, even after an error
+        for error in errors:
+            if error is not None:
+                raise error
+    finally:
+        for lib, threads in zip(libraries, saved):
+            lib.set_num_threads(threads)
+
+
 def compile_kernels() -> dict:
     """Run every compiled loop once in float32 and float64 (tiny inputs), so that none compiles later.
 
@@ -135,36 +205,33 @@ def compile_kernels() -> dict:
 # im2col / col2im in the batch-inside layout (C, KH, KW, N, OH, OW)
 # ----------------------------------------------------------------------------------------------------------------
 
-def _im2col(x, kernel, stride, dilation, pads, out_hw):
-    """x (N, C, H, W) -> cols (C, KH, KW, N, OH, OW), cols[c, i, j, n, oh, ow] = padded x at window (oh, ow),
-    element (i, j). Row (c, i, j) holds that kernel element's input for the whole batch: one contiguous
-    row of the matrix product."""
-    N, C = x.shape[:2]
-    (KH, KW), (OH, OW) = kernel, out_hw
-    cols = np.empty((C, KH, KW, N, OH, OW), dtype=x.dtype)
+def _im2col(x, stride, dilation, pads, cols, n0, n1):
+    """x (N, C, H, W) contiguous -> cols (C, KH, KW, N, OH, OW) for the images [n0, n1), cols[c, i, j, n, oh, ow] =
+    padded x at window (oh, ow), element (i, j). Row (c, i, j) holds that kernel element's input for the whole
+    batch: one contiguous row of the matrix product."""
+    KH, KW, _, OH, OW = cols.shape[1:]
     kernels = numba_kernels()
     if kernels:
-        kernels.im2col(np.ascontiguousarray(x).reshape(-1), *x.shape, KH, KW, *stride, *dilation, pads[0], pads[2],
-                       OH, OW, cols.reshape(-1))
+        kernels.im2col(x.reshape(-1), *x.shape, KH, KW, *stride, *dilation, pads[0], pads[2], OH, OW,
+                       cols.reshape(-1), n0, n1)
     else:  # one strided copy of the windows view: NumPy loops over runs of OW numbers
-        windows = sliding_windows(pad2d(x, pads), kernel, stride, dilation, out_hw)  # (N, C, KH, KW, OH, OW)
-        np.copyto(cols, windows.transpose(1, 2, 3, 0, 4, 5))
-    return cols
+        windows = sliding_windows(pad2d(x[n0:n1], pads), (KH, KW), stride, dilation, (OH, OW))
+        np.copyto(cols[:, :, :, n0:n1], windows.transpose(1, 2, 3, 0, 4, 5))
 
 
-def _col2im(cols, x_shape, stride, dilation, pads):
-    """The adjoint of ``_im2col``: cols (C, KH, KW, N, OH, OW) -> (N, C, H, W), adding up where windows overlap
-    and dropping what falls on the padding."""
-    N, C, H, W = x_shape
+def _col2im(cols, stride, dilation, pads, out, n0, n1):
+    """The adjoint of ``_im2col``: cols (C, KH, KW, N, OH, OW) contiguous -> out (N, C, H, W) contiguous, written
+    for the images [n0, n1): the sum where windows overlap; what falls on the padding is dropped."""
+    H, W = out.shape[2:]
     kernels = numba_kernels()
     if kernels:
-        out = np.empty(x_shape, dtype=cols.dtype)
-        kernels.col2im(np.ascontiguousarray(cols).reshape(-1), *x_shape, *cols.shape[1:3], *stride, *dilation,
-                       pads[0], pads[2], *cols.shape[4:], out.reshape(-1))
-        return out
+        kernels.col2im(cols.reshape(-1), *out.shape, *cols.shape[1:3], *stride, *dilation, pads[0], pads[2],
+                       *cols.shape[4:], out.reshape(-1), n0, n1)
+        return
     top, bottom, left, right = pads  # the reference's col2im reads the columns through a transposed view
-    padded = col2im(cols.transpose(3, 0, 1, 2, 4, 5), (top + H + bottom, left + W + right), stride, dilation)
-    return unpad2d(padded, pads)
+    padded = col2im(cols[:, :, :, n0:n1].transpose(3, 0, 1, 2, 4, 5), (top + H + bottom, left + W + right), stride,
+                    dilation)
+    out[n0:n1] = unpad2d(padded, pads)
 
 
 def _channels_first(a, groups):
@@ -232,28 +299,38 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         for ``conv2d_backward``.
     """
     pads, stride, dilation, (OH, OW) = conv2d_geometry("conv2d", x, weight, bias, stride, padding, dilation, groups)
-    N = x.shape[0]
+    N, C_in = x.shape[:2]
     C_out, _, KH, KW = weight.shape
     wide = _wide_pays_off(x.shape, pads, stride, OW, weight[0].size)
-    if wide:
-        cols = _wide_windows(x, (KH, KW), dilation, pads, OH)  # (C, KH, KW, N, OH * Wp)
-        OW_cols = x.shape[3] + pads[2] + pads[3]  # Wp: each column row runs over the whole padded width
-    else:
-        cols, OW_cols = _im2col(x, (KH, KW), stride, dilation, pads, (OH, OW)), OW
-    cols = cols.reshape(groups, -1, N * OH * OW_cols)
-    # One product per group for the whole batch: (G, C_out/G, K) @ (G, K, N*OH*OW), long rows BLAS splits well.
-    out_t = (weight.reshape(groups, C_out // groups, -1) @ cols).reshape(C_out, N, OH, OW_cols)
-    if wide:  # drop the columns past the last window (and add the bias in the same pass)
-        kept = np.empty((C_out, N, OH, OW), dtype=out_t.dtype)
-        if bias is None:
-            np.copyto(kept, out_t[..., :OW])
+    # Wc: the columns per output row: OW, or the whole padded width Wp (``_wide_windows``)
+    Wc = x.shape[3] + pads[2] + pads[3] if wide else OW
+    L = OH * Wc  # columns per image
+    cols = np.empty((C_in, KH, KW, N, OH * Wc), dtype=x.dtype)
+    stored, order = _as_stored(x)
+    if not wide and order != tuple(range(4)):  # im2col reads (N, C, H, W)
+        stored, order = np.ascontiguousarray(x), tuple(range(4))
+    w = weight.reshape(groups, C_out // groups, -1)
+    product = np.empty((groups, C_out // groups, N * L), dtype=np.result_type(x, weight))
+    out_t = product.reshape(C_out, N, OH, Wc) if not wide else np.empty((C_out, N, OH, OW), dtype=product.dtype)
+    columns = cols.reshape(groups, -1, N * L)
+
+    def piece(n0, n1):  # the images [n0, n1): their windows, their columns of the product, the bias
+        if wide:
+            _wide_windows(stored, order, (KH, KW), dilation, pads, cols, n0, n1)
         else:
-            np.add(out_t[..., :OW], bias.reshape(C_out, 1, 1, 1), out=kept)
-        out_t = kept
-    elif bias is not None:
-        out_t += bias.reshape(C_out, 1, 1, 1)
+            _im2col(stored, stride, dilation, pads, cols.reshape(C_in, KH, KW, N, OH, OW), n0, n1)
+        # One product per group: (G, C_out/G, K) @ (G, K, images' columns), long rows BLAS runs well.
+        np.matmul(w, columns[..., n0 * L:n1 * L], out=product[..., n0 * L:n1 * L])
+        done = product.reshape(C_out, N, OH, Wc)[:, n0:n1, :, :OW]  # wide: without the columns past the last window
+        if bias is None:
+            if wide:
+                out_t[:, n0:n1] = done
+        else:
+            np.add(done, bias.reshape(C_out, 1, 1, 1), out=out_t[:, n0:n1])
+
+    _in_pieces(N, piece, cols.size + product.size + product.size * columns.shape[1] // 32)
     out = out_t.transpose(CHANNELS_FIRST)  # (N, C_out, OH, OW), stored channels first (see ``_as_stored``)
-    return out, ConvCache(cols, weight, bias is not None, x.shape, out.shape, pads, stride, dilation, groups, wide)
+    return out, ConvCache(columns, weight, bias is not None, x.shape, out.shape, pads, stride, dilation, groups, wide)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -293,44 +370,42 @@ def _wide_view(flat, x_shape, pads, kernel, dilation, OH):
         strides=(N * Hp * Wp * e, dilation[0] * Wp * e, dilation[1] * e, Hp * Wp * e, e))
 
 
-def _wide_windows(x, kernel, dilation, pads, OH):
-    """x (N, C, H, W) -> (C, KH, KW, N, OH * Wp): row (c, i, j, n) is the padded plane (n, c) flattened, from
-    (i * DH, j * DW) on, OH * Wp numbers; its column oh * Wp + ow (ow < OW) is window (oh, ow)'s element (i, j)."""
-    N, C, H, W = x.shape
+def _wide_windows(stored, order, kernel, dilation, pads, cols, n0, n1):
+    """x (N, C, H, W), given as its numbers ``stored`` in ``order`` (``_as_stored``) -> cols (C, KH, KW, N, OH * Wp)
+    for the images [n0, n1): row (c, i, j, n) is the padded plane (n, c) flattened, from (i * DH, j * DW) on,
+    OH * Wp numbers; its column oh * Wp + ow (ow < OW) is window (oh, ow)'s element (i, j)."""
+    x = stored.transpose(order)
+    H, W = x.shape[2:]
     top, bottom, left, right = pads
+    Hp, Wp = top + H + bottom, left + W + right
     kernels = numba_kernels()
     if kernels:  # plane by plane through a buffer that stays in the cache
-        Hp, Wp = top + H + bottom, left + W + right
-        cols = np.empty((C, *kernel, N, OH * Wp), dtype=x.dtype)
-        stored, order = _as_stored(x)
-        kernels.wide_windows(stored, order == CHANNELS_FIRST, Hp, Wp, *dilation, top, left, cols)
-        return cols
-    flat, planes = _wide_planes(x.shape, pads, kernel, dilation, x.dtype)
-    planes[:, :, top:top + H, left:left + W] = x
-    cols = np.empty((C, *kernel, N, OH * planes.shape[3]), dtype=x.dtype)
-    np.copyto(cols, _wide_view(flat, x.shape, pads, kernel, dilation, OH))  # contiguous runs of OH * Wp
-    return cols
+        kernels.wide_windows(stored, order == CHANNELS_FIRST, Hp, Wp, *dilation, top, left, cols, n0, n1)
+        return
+    flat, planes = _wide_planes(x[n0:n1].shape, pads, kernel, dilation, x.dtype)
+    planes[:, :, top:top + H, left:left + W] = x[n0:n1]
+    OH = cols.shape[-1] // Wp  # contiguous runs of OH * Wp
+    np.copyto(cols[:, :, :, n0:n1], _wide_view(flat, x[n0:n1].shape, pads, kernel, dilation, OH))
 
 
-def _wide_col2im(grad_cols, x_shape, kernel, dilation, pads):
-    """The adjoint of ``_wide_windows``: (C, KH, KW, N, OH * Wp) -> (N, C, H, W), one contiguous addition per
+def _wide_col2im(grad_cols, kernel, dilation, pads, out, n0, n1):
+    """The adjoint of ``_wide_windows``: grad_cols (C, KH, KW, N, OH * Wp) contiguous -> out (C, N, H, W) contiguous
+    (an (N, C, H, W) array stored channels first), written for the images [n0, n1); one contiguous addition per
     kernel element (the extra columns hold 0: their gradient was 0)."""
-    N, C, H, W = x_shape
+    H, W = out.shape[2:]
     top, bottom, left, right = pads
     Hp, Wp = top + H + bottom, left + W + right
     kernels = numba_kernels()
     if kernels:  # plane by plane in a buffer that stays in the cache: one read of the columns
-        out = np.empty((C, N, H, W), dtype=grad_cols.dtype)
-        kernels.wide_col2im(np.ascontiguousarray(grad_cols), Hp, Wp, *dilation, top, left, out)
-        return out.transpose(CHANNELS_FIRST)  # stored channels first (see ``_as_stored``)
-    OH = grad_cols.shape[-1] // Wp
-    flat, planes = _wide_planes(x_shape, pads, kernel, dilation, grad_cols.dtype)
-    view = _wide_view(flat, x_shape, pads, kernel, dilation, OH)  # elements overlap between (i, j): one at a time
-    for i in range(kernel[0]):
+        kernels.wide_col2im(grad_cols, Hp, Wp, *dilation, top, left, out, n0, n1)
+        return
+    images = (n1 - n0, out.shape[0], H, W)
+    flat, planes = _wide_planes(images, pads, kernel, dilation, grad_cols.dtype)
+    view = _wide_view(flat, images, pads, kernel, dilation, grad_cols.shape[-1] // Wp)
+    for i in range(kernel[0]):  # elements overlap between (i, j): one at a time
         for j in range(kernel[1]):
-            np.add(view[:, i, j], grad_cols[:, i, j], out=view[:, i, j])
-    # a dense copy without the padding, stored channels first as the planes (see ``_as_stored``)
-    return np.ascontiguousarray(unpad2d(planes, pads).transpose(CHANNELS_FIRST)).transpose(CHANNELS_FIRST)
+            np.add(view[:, i, j], grad_cols[:, i, j, n0:n1], out=view[:, i, j])
+    out[:, n0:n1] = unpad2d(planes, pads).transpose(CHANNELS_FIRST)
 
 
 def conv2d_backward(grad_out, cache):
@@ -345,26 +420,43 @@ def conv2d_backward(grad_out, cache):
     """
     weight, G = cache.weight, cache.groups
     check_grad_out("conv2d_backward", grad_out, weight, cache.out_shape)
-    C_out = weight.shape[0]
-    N, _, OH, OW = cache.out_shape
-    if cache.wide:  # the gradient of the extra columns is 0
-        g = np.empty((C_out, N, OH, cache.cols.shape[-1] // (N * OH)), dtype=grad_out.dtype)
-        g[..., :OW] = grad_out.transpose(1, 0, 2, 3)
-        g[..., OW:] = 0  # (not np.zeros first: one pass over g instead of two)
-        g = g.reshape(G, C_out // G, -1)
+    C_out, _, KH, KW = weight.shape
+    N, C_in, H, W = cache.x_shape
+    OH, OW = cache.out_shape[2:]
+    L = cache.cols.shape[-1] // N  # columns per image: OH * OW, or OH * Wp for whole padded rows
+    if cache.wide:  # g as the product's output, with 0 for the extra columns
+        g = np.empty((C_out, N, OH, L // OH), dtype=grad_out.dtype)
+        grad_t = grad_out.transpose(1, 0, 2, 3)
+        grad_x = np.empty((C_in, N, H, W), dtype=grad_out.dtype)  # stored channels first (see ``_as_stored``)
     else:
         g = _channels_first(grad_out, G)  # (G, C_out/G, N*OH*OW)
-    # the batch sum is in the product; OpenBLAS runs cols @ g^T (a tall result) faster than g @ cols^T
-    grad_weight = (cache.cols @ g.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(weight.shape)
-    grad_cols = weight.reshape(G, C_out // G, -1).transpose(0, 2, 1) @ g  # (G, K, N*OH*OW)
-    if cache.wide:
-        grad_cols = grad_cols.reshape(-1, *weight.shape[2:], N, g.shape[-1] // N)  # (C_in, KH, KW, N, OH*Wp)
-        grad_x = _wide_col2im(grad_cols, cache.x_shape, weight.shape[2:], cache.dilation, cache.pads)
-    else:
-        grad_cols = grad_cols.reshape(-1, *weight.shape[2:], N, OH, OW)  # (C_in, KH, KW, N, OH, OW)
-        grad_x = _col2im(grad_cols, cache.x_shape, cache.stride, cache.dilation, cache.pads)
-    grad_bias = g.reshape(C_out, -1).sum(axis=1) if cache.has_bias else None  # rows of g: no strided sum
-    return grad_x, grad_weight, grad_bias
+        grad_x = np.empty(cache.x_shape, dtype=grad_out.dtype)
+    g = g.reshape(G, C_out // G, N * L)
+    w_t = weight.reshape(G, C_out // G, -1).transpose(0, 2, 1)  # (G, K, C_out/G)
+    grad_cols = np.empty(cache.cols.shape, dtype=grad_out.dtype)  # (G, K, N*L)
+    grad_weights, grad_biases = {}, {}  # per piece, added up in piece order
+
+    def piece(n0, n1):  # the images [n0, n1)
+        a, b = n0 * L, n1 * L
+        if cache.wide:
+            block = g.reshape(C_out, N, OH, L // OH)[:, n0:n1]
+            block[..., :OW] = grad_t[:, n0:n1]
+            block[..., OW:] = 0  # (not np.zeros first: one pass over g instead of two)
+        # the images' part of the batch sum; OpenBLAS runs cols @ g^T (a tall result) faster than g @ cols^T
+        grad_weights[n0] = cache.cols[..., a:b] @ g[..., a:b].transpose(0, 2, 1)  # (G, K, C_out/G)
+        if cache.has_bias:  # a product with ones: BLAS's sum, 4x faster than g.sum(axis=-1)
+            grad_biases[n0] = g[..., a:b] @ np.ones(b - a, dtype=g.dtype)
+        np.matmul(w_t, g[..., a:b], out=grad_cols[..., a:b])
+        if cache.wide:
+            _wide_col2im(grad_cols.reshape(C_in, KH, KW, N, L), (KH, KW), cache.dilation, cache.pads, grad_x, n0, n1)
+        else:
+            _col2im(grad_cols.reshape(C_in, KH, KW, N, OH, OW), cache.stride, cache.dilation, cache.pads, grad_x,
+                    n0, n1)
+
+    _in_pieces(N, piece, 2 * grad_cols.size + 2 * g.size + grad_x.size + g.size * grad_cols.shape[1] // 16)
+    grad_weight = sum(grad_weights[k] for k in sorted(grad_weights)).transpose(0, 2, 1).reshape(weight.shape)
+    grad_bias = sum(grad_biases[k] for k in sorted(grad_biases)).reshape(C_out) if cache.has_bias else None
+    return (grad_x.transpose(CHANNELS_FIRST) if cache.wide else grad_x), grad_weight, grad_bias
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -387,13 +479,18 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     N, C_in, H, W = x.shape
     _, C_out_per_group, KH, KW = weight.shape
     xs = _channels_first(x, groups)  # (G, C_in/G, N*H*W)
-    # every stamp of the batch: (G, K, C_in/G) @ (G, C_in/G, N*H*W) -> (G, K, N*H*W), K = C_out/G * KH * KW
-    stamps = weight.reshape(groups, C_in // groups, -1).transpose(0, 2, 1) @ xs
-    stamps = stamps.reshape(groups * C_out_per_group, KH, KW, N, H, W)
+    w_t = weight.reshape(groups, C_in // groups, -1).transpose(0, 2, 1)  # (G, K, C_in/G), K = C_out/G * KH * KW
+    stamps = np.empty((groups, w_t.shape[1], N * H * W), dtype=np.result_type(x, weight))
     out_shape = (N, groups * C_out_per_group, H_out, W_out)
-    out = _col2im(stamps, out_shape, stride, dilation, pads)  # add the stamps up; the padding is cut off
-    if bias is not None:
-        out += bias.reshape(1, -1, 1, 1)  # out is ours (fresh): no second copy
+    out = np.empty(out_shape, dtype=stamps.dtype)
+
+    def piece(n0, n1):  # the images [n0, n1): their stamps, added up; the padding is cut off
+        np.matmul(w_t, xs[..., n0 * H * W:n1 * H * W], out=stamps[..., n0 * H * W:n1 * H * W])
+        _col2im(stamps.reshape(groups * C_out_per_group, KH, KW, N, H, W), stride, dilation, pads, out, n0, n1)
+        if bias is not None:
+            out[n0:n1] += bias.reshape(1, -1, 1, 1)
+
+    _in_pieces(N, piece, 2 * stamps.size + out.size + stamps.size * xs.shape[1] // 32)
     return out, ConvCache(xs, weight, bias is not None, x.shape, out_shape, pads, stride, dilation, groups)
 
 
@@ -411,13 +508,23 @@ def conv_transpose2d_backward(grad_out, cache):
     N, C_in, H, W = cache.x_shape
     KH, KW = weight.shape[2:]
     # grad_x is a convolution of grad_out: im2col over the input's (H, W) grid of stamps
-    grad_cols = _im2col(grad_out, (KH, KW), cache.stride, cache.dilation, cache.pads, (H, W))
-    grad_cols = grad_cols.reshape(G, -1, N * H * W)  # (G, K, N*H*W)
+    grad_out = np.ascontiguousarray(grad_out)  # im2col reads (N, C, H, W)
+    grad_cols = np.empty((weight.shape[1] * G, KH, KW, N, H, W), dtype=grad_out.dtype)
+    columns = grad_cols.reshape(G, -1, N * H * W)  # (G, K, N*H*W)
     w = weight.reshape(G, C_in // G, -1)
-    grad_x = _batch_first(w @ grad_cols, cache.x_shape)
-    grad_weight = (grad_cols @ cache.cols.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(weight.shape)
+    grad_xs = np.empty((G, C_in // G, N * H * W), dtype=grad_out.dtype)
+    grad_weights = {}  # per piece, added up in piece order
+
+    def piece(n0, n1):  # the images [n0, n1)
+        a, b = n0 * H * W, n1 * H * W
+        _im2col(grad_out, cache.stride, cache.dilation, cache.pads, grad_cols, n0, n1)
+        np.matmul(w, columns[..., a:b], out=grad_xs[..., a:b])
+        grad_weights[n0] = columns[..., a:b] @ cache.cols[..., a:b].transpose(0, 2, 1)  # (G, K, C_in/G)
+
+    _in_pieces(N, piece, 2 * grad_cols.size + grad_xs.size + grad_cols.size * grad_xs.shape[1] // 16)
+    grad_weight = sum(grad_weights[k] for k in sorted(grad_weights)).transpose(0, 2, 1).reshape(weight.shape)
     grad_bias = grad_out.sum(axis=(0, 2, 3)) if cache.has_bias else None
-    return grad_x, grad_weight, grad_bias
+    return _batch_first(grad_xs, cache.x_shape), grad_weight, grad_bias
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -461,8 +568,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
         stored, order = _as_stored(x)
         out = np.empty((*stored.shape[:2], OH, OW), dtype=x.dtype)
         where = np.empty(out.shape, dtype=np.int32 if x.shape[2] * x.shape[3] < 2**31 else np.int64)
-        kernels.max_pool(stored.reshape(-1, *x.shape[2:]), *kernel, *stride, *dilation, pads[0], pads[2],
-                         out.reshape(-1, OH, OW), where.reshape(-1, OH, OW))
+        planes, maxima, places = stored.reshape(-1, *x.shape[2:]), out.reshape(-1, OH, OW), where.reshape(-1, OH, OW)
+        _in_pieces(len(planes), lambda lo, hi: kernels.max_pool(planes[lo:hi], *kernel, *stride, *dilation, pads[0],
+                                                                pads[2], maxima[lo:hi], places[lo:hi]), x.size + 2 * out.size)
         return out.transpose(order), MaxPoolCache(True, where, x.shape, kernel, stride, dilation, pads, order)
     out, where = _window_max(x, kernel, stride, dilation, pads, (OH, OW))
     return out, MaxPoolCache(False, where, x.shape, kernel, stride, dilation, pads)
@@ -527,7 +635,9 @@ def max_pool2d_backward(grad_out, cache):
     grad_x = np.empty(np.take(cache.x_shape, cache.order), dtype=grad_out.dtype)
     kernels = numba_kernels()
     if kernels:  # one scatter
-        kernels.max_pool_backward(grad, where, grad_x.reshape(N * C, H * W))
+        planes = grad_x.reshape(N * C, H * W)
+        _in_pieces(N * C, lambda lo, hi: kernels.max_pool_backward(grad[lo:hi], where[lo:hi], planes[lo:hi]),
+                   planes.size + 2 * grad.size)
     else:  # a cache of the compiled path, numba switched off since: the same scatter in NumPy
         grad_x[...] = 0
         np.add.at(grad_x.reshape(N * C, H * W), (np.arange(N * C)[:, None], where), grad)
@@ -570,7 +680,8 @@ def relu(x):
     if kernels:
         stored, order = _as_stored(x)  # elementwise: either order will do, and the result keeps it
         out = np.empty_like(stored)
-        kernels.relu(stored.reshape(-1), out.reshape(-1))
+        numbers, results = stored.reshape(-1), out.reshape(-1)
+        _in_pieces(len(numbers), lambda lo, hi: kernels.relu(numbers[lo:hi], results[lo:hi]), 2 * len(numbers))
         return out.transpose(order)
     return np.maximum(x, 0)
 
@@ -584,9 +695,55 @@ def relu_backward(grad_out, out):
         out, order = _as_stored(out)
         grad_out = np.ascontiguousarray(grad_out.transpose(order))  # stored as out: a view as a rule
         grad_x = np.empty_like(grad_out)
-        kernels.relu_backward(grad_out.reshape(-1), out.reshape(-1), grad_x.reshape(-1))
+        grads, outs, results = grad_out.reshape(-1), out.reshape(-1), grad_x.reshape(-1)
+        _in_pieces(len(grads), lambda lo, hi: kernels.relu_backward(grads[lo:hi], outs[lo:hi], results[lo:hi]),
+                   3 * len(grads))
         return grad_x.transpose(order)
     return np.multiply(grad_out, out > 0)  # bool times float: one pass, the dtype of grad_out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# linear: its products in pieces too (a product on BLAS's threads wakes OpenBLAS's spinning worker, see _in_pieces)
+# ----------------------------------------------------------------------------------------------------------------
+
+def linear(x, weight, bias=None):
+    """``cnnlab.numpy.linear`` (same arguments, same result): x (*, in) -> x @ weight.T + bias, (*, out); the rows of
+    x in pieces."""
+    check_arrays("linear", (x, "input"), (weight, "weight"), (bias, "bias"))
+    check_linear(x, weight, bias, "linear")
+    rows = x.reshape(-1, weight.shape[1])
+    out = np.empty((len(rows), weight.shape[0]), dtype=np.result_type(x, weight))
+
+    def piece(lo, hi):
+        np.matmul(rows[lo:hi], weight.T, out=out[lo:hi])
+        if bias is not None:
+            out[lo:hi] += bias
+
+    _in_pieces(len(rows), piece, rows.size + weight.size + out.size + out.size * rows.shape[1] // 32)
+    return out.reshape(*x.shape[:-1], weight.shape[0])
+
+
+def linear_backward(grad_out, x, weight, bias=None):
+    """``cnnlab.numpy.linear_backward`` (same arguments, same result): (grad_x, grad_weight, grad_bias). Both
+    products in pieces of the in_features: grad_x[:, piece] = g @ weight[:, piece], grad_weight[:, piece] =
+    g.T @ x[:, piece]."""
+    op = "linear_backward"
+    check_arrays(op, (x, "input"), (weight, "weight"), (bias, "bias"), (grad_out, "grad_out"))
+    check_linear(x, weight, bias, op)
+    check_float(grad_out, "grad_out", op)
+    check_shape(grad_out, tuple(x.shape[:-1]) + (weight.shape[0],), "grad_out", op)
+    g = grad_out.reshape(-1, weight.shape[0])  # (M, out), M = product of the leading axes
+    rows = x.reshape(-1, weight.shape[1])  # (M, in)
+    dtype = np.result_type(grad_out, weight)
+    grad_x, grad_weight = np.empty(rows.shape, dtype=dtype), np.empty(weight.shape, dtype=dtype)
+
+    def piece(lo, hi):
+        np.matmul(g, weight[:, lo:hi], out=grad_x[:, lo:hi])
+        np.matmul(g.T, rows[:, lo:hi], out=grad_weight[:, lo:hi])
+
+    _in_pieces(weight.shape[1], piece, 2 * rows.size + 2 * weight.size + g.size + rows.size * g.shape[1] // 16)
+    grad_bias = None if bias is None else g.sum(axis=0)
+    return grad_x.reshape(x.shape), grad_weight, grad_bias
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -288,6 +288,64 @@ def test_cross_entropy_equals_reference_and_torch(dtype, shape):
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# linear, and the work in pieces
+# ----------------------------------------------------------------------------------------------------------------
+
+@DTYPES
+@pytest.mark.parametrize("shape", [(6, 9), (2, 3, 9)], ids=["N,in", "leading axes"])
+def test_linear_equals_reference(fast_path, dtype, shape):
+    rng = np.random.default_rng(5)
+    x, w, b = randn(rng, *shape, dtype=dtype), randn(rng, 4, 9, dtype=dtype), randn(rng, 4, dtype=dtype)
+    for bias in (b, None):
+        out = fast.linear(x, w, bias)
+        assert out.dtype == dtype
+        assert_close(out, cn.linear(x, w, bias), tol=TOL[dtype])
+        grad_out = randn(rng, *out.shape, dtype=dtype)
+        assert_grads_close(fast.linear_backward(grad_out, x, w, bias), cn.linear_backward(grad_out, x, w, bias),
+                           tol=TOL[dtype])
+    with pytest.raises(ValueError, match="linear"):
+        fast.linear(x, randn(rng, 4, 8, dtype=dtype))
+
+
+def _blas_threads():
+    return [lib.num_threads for lib in fast._blas_libraries()]
+
+
+def test_pieces_run_blas_on_one_thread_and_give_its_threads_back(monkeypatch):
+    """Inside a piece BLAS has one thread (the pieces are the threads); after the op, and after an op that failed,
+    BLAS has its own count again; an error in a piece on another thread reaches the caller."""
+    if not fast._blas_libraries():
+        pytest.skip("threadpoolctl sees no BLAS library")
+    monkeypatch.setattr(fast, "THREADS", 3)
+    monkeypatch.setattr(fast, "PIECES_FROM", 0)
+    before, inside = _blas_threads(), []
+    fast._in_pieces(6, lambda lo, hi: inside.append((lo, hi, _blas_threads())), size=10)
+    assert sorted(inside) == [(0, 2, [1] * len(before)), (2, 4, [1] * len(before)), (4, 6, [1] * len(before))]
+    assert _blas_threads() == before
+
+    def fails_in_the_last_piece(lo, hi):
+        if hi == 6:
+            raise ZeroDivisionError("piece (4, 6)")
+
+    with pytest.raises(ZeroDivisionError, match=r"piece \(4, 6\)"):
+        fast._in_pieces(6, fails_in_the_last_piece, size=10)
+    assert _blas_threads() == before
+
+
+def test_the_numbers_do_not_depend_on_which_piece_finishes_first(monkeypatch):
+    """The weight gradient is a sum over pieces, added in piece order: the same bits every run."""
+    monkeypatch.setattr(fast, "THREADS", 3)
+    monkeypatch.setattr(fast, "PIECES_FROM", 0)
+    rng = np.random.default_rng(7)
+    x, w, b = randn(rng, 9, 8, 6, 6, dtype=np.float32), randn(rng, 5, 8, 3, 3, dtype=np.float32), None
+    out, cache = fast.conv2d(x, w, b, padding=1)
+    grad_out = randn(rng, *out.shape, dtype=np.float32)
+    first = fast.conv2d_backward(grad_out, cache)[1]
+    for _ in range(5):
+        np.testing.assert_array_equal(fast.conv2d_backward(grad_out, cache)[1], first)
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # bad input, and the library without numba
 # ----------------------------------------------------------------------------------------------------------------
 
