@@ -319,16 +319,16 @@ def test_pieces_run_blas_on_one_thread_and_give_its_threads_back(monkeypatch):
     monkeypatch.setattr(fast, "THREADS", 3)
     monkeypatch.setattr(fast, "PIECES_FROM", 0)
     before, inside = _blas_threads(), []
-    fast._in_pieces(6, lambda lo, hi: inside.append((lo, hi, _blas_threads())), size=10)
-    assert sorted(inside) == [(0, 2, [1] * len(before)), (2, 4, [1] * len(before)), (4, 6, [1] * len(before))]
+    fast._in_pieces(24, lambda lo, hi: inside.append((lo, hi, _blas_threads())), size=10)
+    assert sorted(inside) == [(k, k + 8, [1] * len(before)) for k in range(0, 24, 8)]  # a piece per thread
     assert _blas_threads() == before
 
-    def fails_in_the_last_piece(lo, hi):
-        if hi == 6:
-            raise ZeroDivisionError("piece (4, 6)")
+    def fails_in_two_pieces(lo, hi):
+        if hi in (16, 24):
+            raise ZeroDivisionError(f"piece ({lo}, {hi})")
 
-    with pytest.raises(ZeroDivisionError, match=r"piece \(4, 6\)"):
-        fast._in_pieces(6, fails_in_the_last_piece, size=10)
+    with pytest.raises(ZeroDivisionError, match=r"piece \(8, 16\)"):  # the first error, whichever thread had it
+        fast._in_pieces(24, fails_in_two_pieces, size=10)
     assert _blas_threads() == before
 
 
