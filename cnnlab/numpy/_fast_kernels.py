@@ -215,3 +215,17 @@ def relu_backward(grad_out, out, grad_x):
     for k in range(out.size):
         g = grad_out[k]  # loaded whatever out[k] is: a select, not a branch (the loop vectorises)
         grad_x[k] = g if out[k] > 0 else 0
+
+
+@numba.njit(**_JIT)
+def sgd(p, g, v, lr, momentum, dampening, weight_decay, nesterov, first):
+    """One SGD step in place, ``optim.SGD``'s formulas in one pass (flat p, g, v; the numbers of p's dtype):
+    d = g + wd * p; v = d at the first step, else mu * v + (1 - dampening) * d; d = d + mu * v (nesterov) or v;
+    p -= lr * d. Without momentum v is not touched."""
+    for k in range(p.size):
+        d = g[k] + weight_decay * p[k]
+        if momentum != 0:
+            u = d if first else momentum * v[k] + (1 - dampening) * d
+            v[k] = u
+            d = d + momentum * u if nesterov else u
+        p[k] -= lr * d

@@ -45,7 +45,8 @@ from .windows import col2im, pad2d, sliding_windows, unpad2d
 
 __all__ = ["USE_NUMBA", "KEEP_FREED_MEMORY", "keep_freed_memory", "numba_kernels", "compile_kernels", "conv2d",
            "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward", "max_pool2d", "max_pool2d_backward",
-           "relu", "relu_backward", "linear", "linear_backward", "cross_entropy", "cross_entropy_backward", "THREADS"]
+           "relu", "relu_backward", "linear", "linear_backward", "sgd_update", "cross_entropy", "cross_entropy_backward",
+           "THREADS"]
 
 #: Use the compiled kernels when numba is installed. Set to False to force the NumPy path (the tests do).
 USE_NUMBA = True
@@ -219,7 +220,7 @@ def compile_kernels() -> dict:
         return {"numba": False}
     start = time.perf_counter()
     dispatchers = [getattr(kernels, name) for name in ("im2col", "col2im", "wide_windows", "wide_col2im", "max_pool",
-                                                       "max_pool_backward", "relu", "relu_backward")]
+                                                       "max_pool_backward", "relu", "relu_backward", "sgd")]
     misses_before = sum(sum(d.stats.cache_misses.values()) for d in dispatchers)
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
@@ -233,6 +234,8 @@ def compile_kernels() -> dict:
         out, cache = max_pool2d(x, 2)
         max_pool2d_backward(out, cache)
         relu_backward(x, relu(x))
+        for momentum, first_step in ((0.0, True), (0.9, True), (0.9, False)):
+            sgd_update(x.copy(), x, {} if first_step else {"momentum_buffer": x.copy()}, 0.1, momentum, 0.0, False, 0.0)
     compiled = sum(sum(d.stats.cache_misses.values()) for d in dispatchers) - misses_before
     return {"numba": True, "compiled": compiled, "seconds": time.perf_counter() - start}
 
@@ -780,6 +783,34 @@ def linear_backward(grad_out, x, weight, bias=None):
     _in_pieces(weight.shape[1], piece, 2 * rows.size + 2 * weight.size + g.size + rows.size * g.shape[1] // 16)
     grad_bias = None if bias is None else g.sum(axis=0)
     return grad_x.reshape(x.shape), grad_weight, grad_bias
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# an SGD step
+# ----------------------------------------------------------------------------------------------------------------
+
+def sgd_update(param, grad, state, lr, momentum, dampening, nesterov, weight_decay) -> bool:
+    """``optim.SGD``'s step for one parameter (``param`` updated in place, ``state["momentum_buffer"]`` kept as
+    there) in one compiled pass, in pieces; False without numba (the optimizer then runs its NumPy formulas).
+
+    Why: the formulas in NumPy are six passes over the parameter (a 3136 x 128 weight: 0.75 ms; torch.optim.SGD
+    0.5 ms); here one pass reads p, g and v and writes p and v."""
+    kernels = numba_kernels()
+    if not kernels or not param.flags.c_contiguous:
+        return False
+    first = momentum != 0 and "momentum_buffer" not in state
+    if first:
+        state["momentum_buffer"] = np.empty_like(param)
+    velocity = state.get("momentum_buffer", param).reshape(-1)  # (param: a placeholder when there is no momentum)
+    p, g = param.reshape(-1), np.ascontiguousarray(grad, dtype=param.dtype).reshape(-1)
+    number = param.dtype.type  # the scalars in the parameter's precision, as NumPy's own formulas compute
+
+    def piece(lo, hi):
+        kernels.sgd(p[lo:hi], g[lo:hi], velocity[lo:hi], number(lr), number(momentum), number(dampening),
+                    number(weight_decay), nesterov, first)
+
+    _in_pieces(len(p), piece, 5 * len(p))
+    return True
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -49,8 +49,27 @@ def run_both(make_ours, make_theirs, steps=7, lrs=None, skip_grad=None):
     dict(lr=0.1, weight_decay=1e-2),
     dict(lr=0.03, momentum=0.9, nesterov=True, weight_decay=5e-4),
 ])
-def test_sgd_matches_torch(kwargs):
+def test_sgd_matches_torch(fast_path, kwargs):
+    """With numba its step is ``fast.sgd_update``'s compiled pass (also in 3 pieces), else the NumPy formulas."""
     run_both(lambda ps: SGD(ps, **kwargs), lambda ts: torch.optim.SGD(ts, **kwargs))
+
+
+def test_the_compiled_sgd_step_equals_the_formulas_in_float32(monkeypatch):
+    from cnnlab.numpy import fast
+
+    rng = np.random.default_rng(3)
+    start, grads = rng.standard_normal(1000).astype(np.float32), rng.standard_normal((3, 1000)).astype(np.float32)
+    results = []
+    for use_numba in (True, False):
+        monkeypatch.setattr(fast, "USE_NUMBA", use_numba)
+        p = L.Parameter(start.copy())
+        optimizer = SGD([p], lr=0.1, momentum=0.9, weight_decay=1e-2)
+        for g in grads:
+            p.grad = g
+            optimizer.step()
+        assert p.data.dtype == np.float32
+        results.append(p.data)
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("kwargs", [
