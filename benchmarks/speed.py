@@ -352,7 +352,7 @@ def numpy_epoch(model, optimizer, x, y, batch):
             out = model(xb)
             loss, cache = fast.cross_entropy(out, yb)  # fit's loss
             optimizer.zero_grad()
-            model.backward(fast.cross_entropy_backward(1.0, cache))
+            model.backward(fast.cross_entropy_backward(1.0, cache), input_grad=False)  # as fit: no image gradient
             optimizer.step()
     run.warm = lambda: run(batch)  # one step (see ``alternate``)
     return run

@@ -447,15 +447,16 @@ def _wide_col2im(grad_cols, kernel, dilation, pads, out, n0, n1):
     out[:, n0:n1] = unpad2d(planes, pads).transpose(CHANNELS_FIRST)
 
 
-def conv2d_backward(grad_out, cache):
+def conv2d_backward(grad_out, cache, input_grad=True):
     """Gradients of ``conv2d`` from its cache (the saved columns: no second im2col).
 
     Args:
-        grad_out: (N, C_out, OH, OW); cache: the ``ConvCache`` ``conv2d`` returned.
+        grad_out: (N, C_out, OH, OW); cache: the ``ConvCache`` ``conv2d`` returned; input_grad: False when the
+            gradient of the input is not wanted (a network's first layer: its input is data; torch skips it too).
 
     Returns:
-        (grad_x, grad_weight, grad_bias): (N, C_in, H, W), (C_out, C_in / G, KH, KW), (C_out,) or None,
-        as ``cnnlab.numpy.conv2d_backward``.
+        (grad_x, grad_weight, grad_bias): (N, C_in, H, W) (None when ``input_grad`` is False),
+        (C_out, C_in / G, KH, KW), (C_out,) or None, as ``cnnlab.numpy.conv2d_backward``.
     """
     weight, G = cache.weight, cache.groups
     check_grad_out("conv2d_backward", grad_out, weight, cache.out_shape)
@@ -485,6 +486,8 @@ def conv2d_backward(grad_out, cache):
         grad_weights[n0] = _products_t(cache.cols[..., a:b], g[..., a:b])  # (G, K, C_out/G)
         if cache.has_bias:  # a product with ones: BLAS's sum, 4x faster than g.sum(axis=-1)
             grad_biases[n0] = np.dot(g.reshape(C_out, -1)[:, a:b], np.ones(b - a, dtype=g.dtype))
+        if not input_grad:
+            return
         np.matmul(w_t, g[..., a:b], out=grad_cols[..., a:b])
         if cache.wide:
             _wide_col2im(grad_cols.reshape(C_in, KH, KW, N, L), (KH, KW), cache.dilation, cache.pads, grad_x, n0, n1)
@@ -495,7 +498,11 @@ def conv2d_backward(grad_out, cache):
     _in_pieces(N, piece, 2 * grad_cols.size + 2 * g.size + grad_x.size + g.size * grad_cols.shape[1] // 16)
     grad_weight = sum(grad_weights[k] for k in sorted(grad_weights)).transpose(0, 2, 1).reshape(weight.shape)
     grad_bias = sum(grad_biases[k] for k in sorted(grad_biases)).reshape(C_out) if cache.has_bias else None
-    return (grad_x.transpose(CHANNELS_FIRST) if cache.wide else grad_x), grad_weight, grad_bias
+    if not input_grad:
+        grad_x = None
+    elif cache.wide:
+        grad_x = grad_x.transpose(CHANNELS_FIRST)
+    return grad_x, grad_weight, grad_bias
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -762,10 +769,10 @@ def linear(x, weight, bias=None):
     return out.reshape(*x.shape[:-1], weight.shape[0])
 
 
-def linear_backward(grad_out, x, weight, bias=None):
-    """``cnnlab.numpy.linear_backward`` (same arguments, same result): (grad_x, grad_weight, grad_bias). Both
-    products in pieces of the in_features: grad_x[:, piece] = g @ weight[:, piece], grad_weight[:, piece] =
-    g.T @ x[:, piece]."""
+def linear_backward(grad_out, x, weight, bias=None, input_grad=True):
+    """``cnnlab.numpy.linear_backward`` (same arguments, same result): (grad_x, grad_weight, grad_bias), grad_x None
+    when ``input_grad`` is False (as ``conv2d_backward``). Both products in pieces of the in_features:
+    grad_x[:, piece] = g @ weight[:, piece], grad_weight[:, piece] = g.T @ x[:, piece]."""
     op = "linear_backward"
     check_arrays(op, (x, "input"), (weight, "weight"), (bias, "bias"), (grad_out, "grad_out"))
     check_linear(x, weight, bias, op)
@@ -777,12 +784,13 @@ def linear_backward(grad_out, x, weight, bias=None):
     grad_x, grad_weight = np.empty(rows.shape, dtype=dtype), np.empty(weight.shape, dtype=dtype)
 
     def piece(lo, hi):
-        np.matmul(g, weight[:, lo:hi], out=grad_x[:, lo:hi])
+        if input_grad:
+            np.matmul(g, weight[:, lo:hi], out=grad_x[:, lo:hi])
         np.matmul(g.T, rows[:, lo:hi], out=grad_weight[:, lo:hi])
 
     _in_pieces(weight.shape[1], piece, 2 * rows.size + 2 * weight.size + g.size + rows.size * g.shape[1] // 16)
     grad_bias = None if bias is None else g.sum(axis=0)
-    return grad_x.reshape(x.shape), grad_weight, grad_bias
+    return (grad_x.reshape(x.shape) if input_grad else None), grad_weight, grad_bias
 
 
 # ----------------------------------------------------------------------------------------------------------------

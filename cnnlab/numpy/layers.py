@@ -362,9 +362,10 @@ class Conv2d(Module):
                                       dilation=self.dilation, groups=self.groups)
         return out
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, input_grad=True):
+        """The parameters' gradients added to ``.grad``; returns the input's (None with ``input_grad=False``)."""
         # = conv2d_backward(grad_out, x, weight, bias, stride, padding, dilation, groups)
-        grad_x, grad_w, grad_b = fast.conv2d_backward(grad_out, self.cache)
+        grad_x, grad_w, grad_b = fast.conv2d_backward(grad_out, self.cache, input_grad)
         del self.cache  # the columns are freed now, not at the next forward
         self.weight.accumulate(grad_w)
         if self.bias is not None:
@@ -560,9 +561,10 @@ class Linear(Module):
         self.x = x  # fast.linear computes what linear (linear.py) computes, tests hold them equal
         return fast.linear(x, self.weight.data, None if self.bias is None else self.bias.data)
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, input_grad=True):
+        """The parameters' gradients added to ``.grad``; returns the input's (None with ``input_grad=False``)."""
         bias = None if self.bias is None else self.bias.data
-        grad_x, grad_w, grad_b = fast.linear_backward(grad_out, self.x, self.weight.data, bias)
+        grad_x, grad_w, grad_b = fast.linear_backward(grad_out, self.x, self.weight.data, bias, input_grad)
         self.weight.accumulate(grad_w)
         if self.bias is not None:
             self.bias.accumulate(grad_b)
@@ -795,6 +797,10 @@ class Sequential(Module):
     ``forward`` runs the layers in order; ``backward`` runs their backward passes in reverse order
     (backpropagation, 反向传播) and returns the gradient of the input. Children are named "0", "1", ...
     as in torch, so parameters are "0.weight", "0.bias", ... .
+
+    ``backward(grad_out, input_grad=False)`` is a training step's backward (``fit`` runs it): the input is data,
+    nobody wants its gradient, so a first ``Conv2d`` or ``Linear`` (or ``Sequential``) does not compute it (as
+    torch, whose images do not require grad) and None is returned.
     """
 
     def __init__(self, *layers):
@@ -828,10 +834,16 @@ class Sequential(Module):
                                 f"must return one array (MaxPool2d with return_indices=True cannot be chained)")
         return x
 
-    def backward(self, grad_out):
-        for layer in reversed(self.layers):
-            grad_out = layer.backward(grad_out)
-        return grad_out
+    def backward(self, grad_out, input_grad=True):
+        for i in range(len(self.layers) - 1, 0, -1):
+            grad_out = self.layers[i].backward(grad_out)
+        if not self.layers:
+            return grad_out if input_grad else None
+        first = self.layers[0]
+        if isinstance(first, (Conv2d, Linear, Sequential)):  # the layers that can skip it
+            return first.backward(grad_out, input_grad=input_grad)
+        grad_x = first.backward(grad_out)
+        return grad_x if input_grad else None
 
     def __repr__(self):
         if not self.layers:

@@ -337,6 +337,37 @@ def test_sequential_backward_matches_torch_autograd(rng):
         np.testing.assert_allclose(p.grad, ref_params[name].grad.numpy(), rtol=1e-9, atol=1e-13, err_msg=name)
 
 
+@pytest.mark.parametrize("first", ["conv", "linear", "relu", "nested", "empty"])
+def test_a_training_backward_skips_the_input_gradient_and_fills_the_same_grads(rng, first, monkeypatch):
+    """``backward(g, input_grad=False)`` (what fit runs): None for the input, every parameter's gradient as with
+    ``input_grad=True``; a first layer that cannot skip it (ReLU) still runs its backward."""
+    asked = []  # input_grad of every convolution's backward, last layer first
+    conv2d_backward = L.fast.conv2d_backward
+    monkeypatch.setattr(L.fast, "conv2d_backward", lambda g, cache, input_grad=True: (
+        asked.append(input_grad), conv2d_backward(g, cache, input_grad))[1])
+    layers = {"conv": [L.Conv2d(2, 3, 3, padding=1, rng=0), L.ReLU(), L.Flatten(), L.Linear(3 * 4 * 4, 2, rng=1)],
+              "linear": [L.Flatten(), L.Linear(2 * 4 * 4, 3, rng=0), L.Tanh(), L.Linear(3, 2, rng=1)],
+              "relu": [L.ReLU(), L.Conv2d(2, 3, 3, rng=0), L.Flatten(), L.Linear(3 * 2 * 2, 2, rng=1)],
+              "nested": [L.Sequential(L.Conv2d(2, 3, 3, rng=0), L.ReLU()), L.Flatten(), L.Linear(12, 2, rng=1)],
+              "empty": []}[first]
+    if first == "linear":  # a Linear first: flatten outside
+        layers = layers[1:]
+    model = L.Sequential(*layers).astype(np.float64)
+    x = rng.standard_normal((5, 32) if first == "linear" else (5, 2, 4, 4))
+    grad_out = rng.standard_normal(model(x).shape)
+    model.zero_grad()
+    grad_x = model.backward(grad_out)
+    expected = {name: p.grad.copy() for name, p in model.named_parameters()}
+    model(x)
+    model.zero_grad()
+    asked.clear()
+    assert model.backward(grad_out, input_grad=False) is None
+    assert asked == {"conv": [False], "nested": [False], "relu": [True]}.get(first, [])
+    assert grad_x is not None and grad_x.shape == x.shape
+    for name, p in model.named_parameters():
+        np.testing.assert_array_equal(p.grad, expected[name], err_msg=name)
+
+
 def test_sequential_gradcheck_wrt_input(rng):
     model = L.Sequential(L.Conv2d(1, 2, 3, rng=0), L.Softplus(), L.AvgPool2d(2), L.Flatten(),
                          L.Linear(2 * 2 * 2, 3, rng=0), L.Sigmoid(), L.Mish()).astype(np.float64)
