@@ -159,9 +159,10 @@ def configuration() -> str:
         how = (f"compiled now ({compiled['compiled']} loop versions, {compiled['seconds']:.1f} s: not cached yet; "
                f"later runs load them)" if compiled["compiled"] else
                f"loaded from numba's cache ({compiled['seconds']:.1f} s)")
-        lines.append(f"  numba {numba.__version__}: cnnlab.numpy.fast's compiled loops (on the calling thread), {how}")
+        lines.append(f"  numba {numba.__version__}: cnnlab.numpy.fast's compiled loops, {how}")
     else:
         lines.append("  numba: not installed, cnnlab.numpy.fast runs its NumPy path")
+    lines.append(f"  cnnlab.numpy.fast: each op in pieces on {fast.thread_count()} threads, BLAS on one thread meanwhile")
     return "\n".join(lines)
 
 
