@@ -34,10 +34,11 @@ def _inside(O, S, D, P, j, size):
 
 @numba.njit(**_JIT)
 def im2col(x, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, cols, n0, n1):
-    """Flat x (N, C, H, W) -> flat cols (C, KH, KW, N, OH, OW), written whole: cols[c, i, j, n, oh, ow] =
+    """Flat x (N, C, H, W) -> flat cols (C, KH, KW, N, OH, OW): cols[c, i, j, n, oh, ow] =
     x[n, c, oh * SH - PT + i * DH, ow * SW - PL + j * DW], 0 on the padding, for the images [n0, n1) (a piece
-    of the batch, see ``fast._in_pieces``). Row (c, i, j) is one contiguous block. The inner loops index views that start where they read (numba vectorises those; with the offset in
-    the index, as cols[row + ow], it did not)."""
+    of the batch, see ``fast._in_pieces``). Row (c, i, j) is one contiguous block. The inner loops index views
+    that start where they read (numba vectorises those; with the offset in the index, as cols[row + ow], it
+    did not)."""
     planes, out = x.reshape(N, C, H, W), cols.reshape(C, KH, KW, N, OH, OW)
     for c in range(C):
         for i in range(KH):
@@ -80,8 +81,8 @@ def col2im(cols, N, C, H, W, KH, KW, SH, SW, DH, DW, PT, PL, OH, OW, out, n0, n1
 @numba.njit(**_JIT)
 def wide_windows(x, channels_first, Hp, Wp, DH, DW, PT, PL, cols, n0, n1):
     """``fast._wide_windows``: x stored (N, C, H, W), or (C, N, H, W) when ``channels_first`` -> cols
-    (C, KH, KW, N, OH * Wp) written for the images [n0, n1). Per plane: the padded plane in a buffer that stays in the cache, then
-    each kernel element's row is one contiguous run of it, from (i * DH, j * DW) on."""
+    (C, KH, KW, N, OH * Wp) written for the images [n0, n1). Per plane: the padded plane in a buffer that stays
+    in the cache, then each kernel element's row is one contiguous run of it, from (i * DH, j * DW) on."""
     C, KH, KW, N, L = cols.shape
     H, W = x.shape[2], x.shape[3]
     buffer = np.zeros(Hp * Wp + (KW - 1) * DW, dtype=cols.dtype)  # the padding stays 0

@@ -45,8 +45,8 @@ from .windows import col2im, pad2d, sliding_windows, unpad2d
 
 __all__ = ["USE_NUMBA", "KEEP_FREED_MEMORY", "keep_freed_memory", "numba_kernels", "compile_kernels", "conv2d",
            "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward", "max_pool2d", "max_pool2d_backward",
-           "relu", "relu_backward", "linear", "linear_backward", "sgd_update", "cross_entropy", "cross_entropy_backward",
-           "THREADS", "PIECES_FROM", "thread_count"]
+           "relu", "relu_backward", "linear", "linear_backward", "sgd_update", "cross_entropy",
+           "cross_entropy_backward", "THREADS", "PIECES_FROM", "thread_count"]
 
 #: Use the compiled kernels when numba is installed. Set to False to force the NumPy path (the tests do).
 USE_NUMBA = True
@@ -136,9 +136,9 @@ def thread_count() -> int:
 def _in_pieces(n, work, size):
     """Run ``work(lo, hi)`` over ``range(n)`` (images, planes, numbers) cut into one piece per thread, on the calling
     thread and cnnlab's worker threads at once: each thread takes the next piece left until none is, so when a
-    worker wakes late (a sleeping thread takes about 0.1 ms here) the caller takes its piece too. In one piece when ``size`` (the numbers
-    read and written, plus multiply-adds / 32) is below ``PIECES_FROM``. BLAS runs on one thread meanwhile (each
-    piece calls it) and gets its own count back at the end. Every piece writes its own part of the results, and
+    worker wakes late (a sleeping thread takes about 0.1 ms here) the caller takes its piece too. In one piece when
+    ``size`` (the numbers read and written, plus multiply-adds / 32) is below ``PIECES_FROM``. BLAS runs on one
+    thread meanwhile (each piece calls it) and gets its own count back at the end. Every piece writes its own part of the results, and
     sums over pieces are added in piece order: the numbers do not depend on which thread ran which piece.
 
     Why not BLAS's threads and compiled loops on the calling thread: OpenBLAS's worker spins for about 0.1 s after
@@ -622,7 +622,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
         where = np.empty(out.shape, dtype=np.int32 if x.shape[2] * x.shape[3] < 2**31 else np.int64)
         planes, maxima, places = stored.reshape(-1, *x.shape[2:]), out.reshape(-1, OH, OW), where.reshape(-1, OH, OW)
         _in_pieces(len(planes), lambda lo, hi: kernels.max_pool(planes[lo:hi], *kernel, *stride, *dilation, pads[0],
-                                                                pads[2], maxima[lo:hi], places[lo:hi]), x.size + 2 * out.size)
+                                                                pads[2], maxima[lo:hi], places[lo:hi]),
+                   x.size + 2 * out.size)
         return out.transpose(order), MaxPoolCache(True, where, x.shape, kernel, stride, dilation, pads, order)
     out, where = _window_max(x, kernel, stride, dilation, pads, (OH, OW))
     return out, MaxPoolCache(False, where, x.shape, kernel, stride, dilation, pads)
