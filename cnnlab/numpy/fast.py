@@ -34,6 +34,8 @@ kernel, OH, OW output size, G groups, K = C_in / G * KH * KW numbers in one wind
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,6 +114,8 @@ THREADS = None
 PIECES_FROM = 2**20
 _workers = None  # (ThreadPoolExecutor, its size) once made
 _blas = None  # threadpoolctl's controllers of the BLAS libraries loaded, once looked up
+_blas_lock = threading.Lock()
+_blas_own = [0, []]  # how many ops run with BLAS on one thread now, and BLAS's own thread counts meanwhile
 
 
 def _blas_libraries():
@@ -128,9 +132,32 @@ def _blas_libraries():
 
 
 def thread_count() -> int:
-    """How many threads the fast ops run their pieces on: ``THREADS``, else as many as BLAS has now (so
+    """How many threads the fast ops run their pieces on: ``THREADS``, else as many as BLAS has of its own (so
     ``threadpoolctl.threadpool_limits(1)`` makes them run on the calling thread alone)."""
-    return THREADS or max([lib.num_threads for lib in _blas_libraries()] + [1])
+    with _blas_lock:
+        counts = _blas_own[1] if _blas_own[0] else [lib.num_threads for lib in _blas_libraries()]
+    return THREADS or max(counts + [1])
+
+
+@contextlib.contextmanager
+def _blas_on_one_thread():
+    """BLAS on one thread while an op runs in pieces; its own counts back when the last such op ends (the user's
+    threads may run ops at once: each saving and restoring the counts would leave one thread's 1 behind)."""
+    libraries = _blas_libraries()
+    with _blas_lock:
+        if _blas_own[0] == 0:
+            _blas_own[1] = [lib.num_threads for lib in libraries]
+            for lib in libraries:
+                lib.set_num_threads(1)
+        _blas_own[0] += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_own[0] -= 1
+            if _blas_own[0] == 0:
+                for lib, count in zip(libraries, _blas_own[1]):
+                    lib.set_num_threads(count)
 
 
 def _in_pieces(n, work, size):
@@ -138,8 +165,9 @@ def _in_pieces(n, work, size):
     thread and cnnlab's worker threads at once: each thread takes the next piece left until none is, so when a
     worker wakes late (a sleeping thread takes about 0.1 ms here) the caller takes its piece too. In one piece when
     ``size`` (the numbers read and written, plus multiply-adds / 32) is below ``PIECES_FROM``. BLAS runs on one
-    thread meanwhile (each piece calls it) and gets its own count back at the end. Every piece writes its own part of the results, and
-    sums over pieces are added in piece order: the numbers do not depend on which thread ran which piece.
+    thread meanwhile (each piece calls it) and gets its own count back at the end. Every piece writes its own part
+    of the results, and sums over pieces are added in piece order: the numbers do not depend on which thread ran
+    which piece.
 
     Why not BLAS's threads and compiled loops on the calling thread: OpenBLAS's worker spins for about 0.1 s after
     each product, so during training it holds a core that the loops between products cannot use (a parallel loop
@@ -147,15 +175,11 @@ def _in_pieces(n, work, size):
     training step runs here, on one BLAS thread, and the spinning worker is never woken.
     """
     global _workers
-    libraries = _blas_libraries()
     threads = thread_count() if size >= PIECES_FROM else 1
     # one piece per thread (measured on the training epoch: 0.45 s; two per thread 0.47 s, four 0.51 s)
     bounds = [n * k // threads for k in range(threads + 1)]
     pieces = [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
-    saved = [lib.num_threads for lib in libraries]
-    for lib in libraries:
-        lib.set_num_threads(1)
-    try:
+    with _blas_on_one_thread():
         if threads == 1 or len(pieces) == 1:
             for lo, hi in pieces:
                 work(lo, hi)
@@ -165,9 +189,6 @@ def _in_pieces(n, work, size):
 
             _workers = (ThreadPoolExecutor(threads - 1, thread_name_prefix="cnnlab"), threads - 1)
         _share(pieces, work, _workers[0], threads - 1)
-    finally:
-        for lib, threads_before in zip(libraries, saved):
-            lib.set_num_threads(threads_before)
 
 
 def _share(pieces, work, workers, helpers):

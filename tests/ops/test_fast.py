@@ -332,6 +332,36 @@ def test_pieces_run_blas_on_one_thread_and_give_its_threads_back(monkeypatch):
     assert _blas_threads() == before
 
 
+def test_ops_at_once_on_two_threads_give_blas_its_threads_back():
+    """Two of the user's threads in ops at once, the first to end before the second: BLAS has its own count after
+    (each op saving and restoring it would leave the second op's saved 1 behind)."""
+    import threading
+
+    if not fast._blas_libraries():
+        pytest.skip("threadpoolctl sees no BLAS library")
+    before = _blas_threads()
+    first_inside, second_inside, first_done = threading.Event(), threading.Event(), threading.Event()
+
+    def first(lo, hi):
+        first_inside.set()
+        assert second_inside.wait(10)
+
+    def second(lo, hi):
+        second_inside.set()
+        assert first_done.wait(10)
+
+    def run_first():
+        fast._in_pieces(1, first, size=0)
+        first_done.set()
+
+    thread = threading.Thread(target=run_first)
+    thread.start()
+    assert first_inside.wait(10)
+    fast._in_pieces(1, second, size=0)
+    thread.join()
+    assert _blas_threads() == before
+
+
 def test_the_numbers_do_not_depend_on_which_piece_finishes_first(monkeypatch):
     """The weight gradient is a sum over pieces, added in piece order: the same bits every run."""
     monkeypatch.setattr(fast, "THREADS", 3)
