@@ -148,7 +148,8 @@ def conv2d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dilatio
     return _conv2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, out_hw)
 
 
-def _conv2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, out_hw):
+def _conv2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, out_hw, input_grad=True):
+    # input_grad=False: nobody wants grad_x (cnnlab.torch's first layer: the images need no gradient); None
     N, C_in = x.shape[:2]
     C_out, C_per_group, KH, KW = weight.shape
     G, K = groups, C_per_group * KH * KW
@@ -160,11 +161,13 @@ def _conv2d_backward(grad_out, x, weight, bias, pads, stride, dilation, groups, 
 
     grad_weight = (g @ cols.swapaxes(2, 3)).sum(axis=0)  # (N, G, C_out/G, K) summed over the batch
     grad_weight = grad_weight.reshape(weight.shape)
+    grad_bias = None if bias is None else grad_out.sum(axis=(0, 2, 3))
+    if not input_grad:
+        return None, grad_weight, grad_bias
     grad_cols = w.swapaxes(1, 2) @ g  # (G, K, C_out/G) @ (N, G, C_out/G, OH*OW) -> (N, G, K, OH*OW)
     padded_hw = (pads[0] + x.shape[2] + pads[1], pads[2] + x.shape[3] + pads[3])
     grad_xp = col2im(grad_cols.reshape(N, C_in, KH, KW, OH, OW), padded_hw, stride, dilation)
     grad_x = unpad2d(grad_xp, pads)  # the gradient that fell on the padding is dropped
-    grad_bias = None if bias is None else grad_out.sum(axis=(0, 2, 3))
     return grad_x, grad_weight, grad_bias
 
 

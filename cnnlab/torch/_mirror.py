@@ -14,7 +14,8 @@ spelled differently live in a primitive layer each backend has (``windows.py``: 
   hand-written ``<name>_backward``, so ``loss.backward()`` runs the course's formulas, not torch's. By
   convention the forward is ``_op(*inputs, *plan)`` and the backward ``_op_backward(grad_out, *inputs,
   *plan)``, returning the gradients of the inputs; the number given (3 for ``_conv2d``: x, weight, bias)
-  says how many of the leading arguments are inputs.
+  says how many of the leading arguments are inputs. A backward with an ``input_grad`` keyword is called with
+  ``input_grad=False`` when its first input needs no gradient (a network's images) and returns None for it.
 
 The docstrings, signatures and math are written once, in cnnlab.numpy; a test holds the two public APIs equal.
 """
@@ -22,6 +23,7 @@ The docstrings, signatures and math are written once, in cnnlab.numpy; a test ho
 from __future__ import annotations
 
 import importlib
+import inspect
 import threading
 import types
 
@@ -134,12 +136,17 @@ class _Node(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out, *_grads_of_indices):
         _node_state.kept = ctx.kept
+        # a backward that can skip its first input's gradient (``input_grad``) does when nobody wants it (images)
+        skip = {"input_grad": False} if ctx.backward_fn in _SKIPS_INPUT_GRAD and not ctx.needs_input_grad[3] else {}
         try:
-            grads = ctx.backward_fn(grad_out.contiguous(), *ctx.saved_tensors, *ctx.plan)
+            grads = ctx.backward_fn(grad_out.contiguous(), *ctx.saved_tensors, *ctx.plan, **skip)
         finally:
             _node_state.kept = ctx.kept = None  # what was kept is freed with the backward
         grads = grads if isinstance(grads, tuple) else (grads,)
         return (None, None, None, *grads, *(None for _ in ctx.plan))
+
+
+_SKIPS_INPUT_GRAD = set()  # the hand-written backwards that take ``input_grad`` (``_conv2d_backward``)
 
 
 def _autograd_node(forward, backward, n_inputs: int):
@@ -148,6 +155,8 @@ def _autograd_node(forward, backward, n_inputs: int):
     name = "_" + "".join(w[:1].upper() + w[1:] for w in forward.__name__.split("_") if w)
     node = type(name, (_Node,), {"__doc__": f"``{forward.__name__}`` as an autograd node; backward "
                                            f"``{backward.__name__}`` (hand-written)."})
+    if "input_grad" in inspect.signature(backward).parameters:
+        _SKIPS_INPUT_GRAD.add(backward)
 
     def record(*args):
         if not torch.is_grad_enabled():  # inside another node's forward or backward, or under no_grad: no node

@@ -116,6 +116,25 @@ def test_the_backward_is_the_stateless_backward():
         torch.testing.assert_close(ours, stateless, rtol=0, atol=0)
 
 
+def test_an_input_that_needs_no_gradient_gets_none_computed(monkeypatch):
+    """A network's first convolution (its input, the images, needs no gradient): the node skips the input's
+    gradient (no col2im runs), the weight's and the bias's are those of the full backward."""
+    from cnnlab.torch import conv
+
+    x, w, b = t(2, 3, 5, 5).detach(), t(4, 3, 3, 3, seed=1), t(4, seed=2)
+    out = ct.conv2d(x, w, b, padding=1)
+    g = torch.randn_like(out)
+    calls = []
+    col2im = conv.col2im
+    monkeypatch.setattr(conv, "col2im", lambda *a: (calls.append(1), col2im(*a))[1])
+    out.backward(g)
+    assert x.grad is None and calls == []
+    _, grad_w, grad_b = ct.conv2d_backward(g, x, w.detach(), b.detach(), padding=1)
+    assert calls == [1]  # (the stateless backward computes it, through the same col2im)
+    torch.testing.assert_close(w.grad, grad_w, rtol=0, atol=0)
+    torch.testing.assert_close(b.grad, grad_b, rtol=0, atol=0)
+
+
 def test_a_second_backward_recomputes_what_the_first_freed():
     """conv2d's node keeps the forward's im2col columns for its backward and frees them there: a second backward
     through the same graph (retain_graph) makes them again and gives the same gradients."""
