@@ -755,7 +755,9 @@ def relu(x):
         stored, order = _as_stored(x)  # elementwise: either order will do, and the result keeps it
         out = np.empty_like(stored)
         numbers, results = stored.reshape(-1), out.reshape(-1)
-        _in_pieces(len(numbers), lambda lo, hi: kernels.relu(numbers[lo:hi], results[lo:hi]), 2 * len(numbers))
+        # size: the numbers, not those read and written: the cheapest pass per number, and at 1M float32 two pieces
+        # only break even (0.34 ms either way)
+        _in_pieces(len(numbers), lambda lo, hi: kernels.relu(numbers[lo:hi], results[lo:hi]), len(numbers))
         return out.transpose(order)
     return np.maximum(x, 0)
 
@@ -771,7 +773,7 @@ def relu_backward(grad_out, out):
         grad_x = np.empty_like(grad_out)
         grads, outs, results = grad_out.reshape(-1), out.reshape(-1), grad_x.reshape(-1)
         _in_pieces(len(grads), lambda lo, hi: kernels.relu_backward(grads[lo:hi], outs[lo:hi], results[lo:hi]),
-                   3 * len(grads))
+                   len(grads))  # (size: as relu)
         return grad_x.transpose(order)
     return np.multiply(grad_out, out > 0)  # bool times float: one pass, the dtype of grad_out
 
