@@ -162,7 +162,8 @@ def configuration() -> str:
         lines.append(f"  numba {numba.__version__}: cnnlab.numpy.fast's compiled loops, {how}")
     else:
         lines.append("  numba: not installed, cnnlab.numpy.fast runs its NumPy path")
-    lines.append(f"  cnnlab.numpy.fast: each op in pieces on {fast.thread_count()} threads, BLAS on one thread "
+    threads = fast.thread_count()
+    lines.append(f"  cnnlab.numpy.fast: each op in pieces on {threads} thread{'s' * (threads > 1)}, BLAS on one thread "
                  f"meanwhile")
     return "\n".join(lines)
 

@@ -783,19 +783,20 @@ def relu_backward(grad_out, out):
 # ----------------------------------------------------------------------------------------------------------------
 
 def linear(x, weight, bias=None):
-    """``cnnlab.numpy.linear`` (same arguments, same result): x (*, in) -> x @ weight.T + bias, (*, out); the rows of
-    x in pieces."""
+    """``cnnlab.numpy.linear`` (same arguments, same result): x (*, in) -> x @ weight.T + bias, (*, out); the
+    outputs in pieces (each piece reads half the weight: 64 x 3136 @ 3136 x 128 took 0.46 ms in two pieces of
+    outputs, 0.58 ms in two of rows, which both read all of it)."""
     check_arrays("linear", (x, "input"), (weight, "weight"), (bias, "bias"))
     check_linear(x, weight, bias, "linear")
     rows = x.reshape(-1, weight.shape[1])
     out = np.empty((len(rows), weight.shape[0]), dtype=np.result_type(x, weight))
 
     def piece(lo, hi):
-        np.matmul(rows[lo:hi], weight.T, out=out[lo:hi])
+        np.matmul(rows, weight[lo:hi].T, out=out[:, lo:hi])
         if bias is not None:
-            out[lo:hi] += bias
+            out[:, lo:hi] += bias[lo:hi]
 
-    _in_pieces(len(rows), piece, rows.size + weight.size + out.size + out.size * rows.shape[1] // 32)
+    _in_pieces(weight.shape[0], piece, rows.size + weight.size + out.size + out.size * rows.shape[1] // 32)
     return out.reshape(*x.shape[:-1], weight.shape[0])
 
 
