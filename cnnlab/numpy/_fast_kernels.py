@@ -102,8 +102,8 @@ def wide_windows(x, channels_first, Hp, Wp, DH, DW, PT, PL, cols, n0, n1):
 
 @numba.njit(**_JIT)
 def wide_col2im(grad_cols, Hp, Wp, DH, DW, PT, PL, out, n0, n1):
-    """The adjoint of ``fast._wide_windows``: grad_cols (C, KH, KW, N, OH * Wp) -> out (C, N, H, W) overwritten
-    for the images [n0, n1).
+    """The adjoint of ``fast._wide_windows``: grad_cols (C, KH, KW, n1 - n0, OH * Wp), the rows of the images
+    [n0, n1) -> out (C, N, H, W) overwritten for those images.
     Row (c, i, j, n) is the gradient of the padded plane (c, n) flattened, from (i * DH, j * DW) on; per plane
     the rows are added up in a padded buffer that stays in the cache (in the order (i, j), as the reference's
     ``col2im``), and its inside copied out, without the padding."""
@@ -115,7 +115,7 @@ def wide_col2im(grad_cols, Hp, Wp, DH, DW, PT, PL, out, n0, n1):
             buffer[:] = 0
             for i in range(KH):
                 for j in range(KW):
-                    row, target = grad_cols[c, i, j, n], buffer[i * DH * Wp + j * DW:]
+                    row, target = grad_cols[c, i, j, n - n0], buffer[i * DH * Wp + j * DW:]
                     for q in range(L):  # (through views, not buffer[shift + q]: this loop vectorises, 3x faster)
                         target[q] = target[q] + row[q]
             for h in range(H):

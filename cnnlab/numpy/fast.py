@@ -455,9 +455,9 @@ def _wide_windows(stored, order, kernel, dilation, pads, cols, n0, n1):
 
 
 def _wide_col2im(grad_cols, kernel, dilation, pads, out, n0, n1):
-    """The adjoint of ``_wide_windows``: grad_cols (C, KH, KW, N, OH * Wp) contiguous -> out (C, N, H, W) contiguous
-    (an (N, C, H, W) array stored channels first), written for the images [n0, n1); one contiguous addition per
-    kernel element (the extra columns hold 0: their gradient was 0)."""
+    """The adjoint of ``_wide_windows``: grad_cols (C, KH, KW, n1 - n0, OH * Wp) contiguous, the rows of the images
+    [n0, n1) -> out (C, N, H, W) contiguous (an (N, C, H, W) array stored channels first), written for those images;
+    one contiguous addition per kernel element (the extra columns hold 0: their gradient was 0)."""
     H, W = out.shape[2:]
     top, bottom, left, right = pads
     Hp, Wp = top + H + bottom, left + W + right
@@ -470,7 +470,7 @@ def _wide_col2im(grad_cols, kernel, dilation, pads, out, n0, n1):
     view = _wide_view(flat, images, pads, kernel, dilation, grad_cols.shape[-1] // Wp)
     for i in range(kernel[0]):  # elements overlap between (i, j): one at a time
         for j in range(kernel[1]):
-            np.add(view[:, i, j], grad_cols[:, i, j, n0:n1], out=view[:, i, j])
+            np.add(view[:, i, j], grad_cols[:, i, j], out=view[:, i, j])
     out[:, n0:n1] = unpad2d(planes, pads).transpose(CHANNELS_FIRST)
 
 
@@ -500,7 +500,9 @@ def conv2d_backward(grad_out, cache, input_grad=True):
         grad_x = np.empty(cache.x_shape, dtype=grad_out.dtype)
     g = g.reshape(G, C_out // G, N * L)
     w_t = weight.reshape(G, C_out // G, -1).transpose(0, 2, 1)  # (G, K, C_out/G)
-    grad_cols = np.empty(cache.cols.shape, dtype=grad_out.dtype)  # (G, K, N*L)
+    # the columns' gradient: whole for im2col's adjoint, a few images at a time (about 1 MB) for the wide one
+    grad_cols = None if cache.wide else np.empty(cache.cols.shape, dtype=grad_out.dtype)  # (G, K, N*L)
+    few = max(1, 2**18 * N // cache.cols.size)  # images per 2**18 numbers of columns
     grad_weights, grad_biases = {}, {}  # per piece, added up in piece order
 
     def piece(n0, n1):  # the images [n0, n1)
@@ -515,14 +517,17 @@ def conv2d_backward(grad_out, cache, input_grad=True):
             grad_biases[n0] = np.dot(g.reshape(C_out, -1)[:, a:b], np.ones(b - a, dtype=g.dtype))
         if not input_grad:
             return
+        if cache.wide:  # a few images at a time: their columns' gradient stays in the cache for the col2im
+            for c0 in range(n0, n1, few):
+                c1 = min(n1, c0 + few)
+                rows = np.matmul(w_t, g[..., c0 * L:c1 * L])  # (G, K, (c1 - c0) * L)
+                _wide_col2im(rows.reshape(C_in, KH, KW, c1 - c0, L), (KH, KW), cache.dilation, cache.pads, grad_x,
+                             c0, c1)
+            return
         np.matmul(w_t, g[..., a:b], out=grad_cols[..., a:b])
-        if cache.wide:
-            _wide_col2im(grad_cols.reshape(C_in, KH, KW, N, L), (KH, KW), cache.dilation, cache.pads, grad_x, n0, n1)
-        else:
-            _col2im(grad_cols.reshape(C_in, KH, KW, N, OH, OW), cache.stride, cache.dilation, cache.pads, grad_x,
-                    n0, n1)
+        _col2im(grad_cols.reshape(C_in, KH, KW, N, OH, OW), cache.stride, cache.dilation, cache.pads, grad_x, n0, n1)
 
-    _in_pieces(N, piece, 2 * grad_cols.size + 2 * g.size + grad_x.size + g.size * grad_cols.shape[1] // 16)
+    _in_pieces(N, piece, 2 * cache.cols.size + 2 * g.size + grad_x.size + g.size * cache.cols.shape[1] // 16)
     grad_weight = sum(grad_weights[k] for k in sorted(grad_weights)).transpose(0, 2, 1).reshape(weight.shape)
     grad_bias = sum(grad_biases[k] for k in sorted(grad_biases)).reshape(C_out) if cache.has_bias else None
     if not input_grad:
