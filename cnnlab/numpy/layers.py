@@ -39,6 +39,8 @@ The design, in one screen:
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from collections import OrderedDict
 
@@ -790,6 +792,12 @@ class Sinc(Module):
 # Sequential
 # ---------------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=None)
+def _can_skip_input_grad(backward) -> bool:
+    """Whether a layer class's ``backward`` takes ``input_grad`` (Conv2d's, Linear's, Sequential's do)."""
+    return "input_grad" in inspect.signature(backward).parameters
+
+
 class Sequential(Module):
     """Layers applied one after the other: ``Sequential([layer1, layer2, layer3])`` (the slides' Keras style)
     or ``Sequential(layer1, layer2, layer3)`` (torch's style).
@@ -840,8 +848,8 @@ class Sequential(Module):
         if not self.layers:
             return grad_out if input_grad else None
         first = self.layers[0]
-        if isinstance(first, (Conv2d, Linear, Sequential)):  # the layers that can skip it
-            return first.backward(grad_out, input_grad=input_grad)
+        if _can_skip_input_grad(type(first).backward):  # Conv2d, Linear, Sequential (not a subclass's own backward
+            return first.backward(grad_out, input_grad=input_grad)  # without the argument)
         grad_x = first.backward(grad_out)
         return grad_x if input_grad else None
 

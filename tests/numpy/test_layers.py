@@ -337,7 +337,14 @@ def test_sequential_backward_matches_torch_autograd(rng):
         np.testing.assert_allclose(p.grad, ref_params[name].grad.numpy(), rtol=1e-9, atol=1e-13, err_msg=name)
 
 
-@pytest.mark.parametrize("first", ["conv", "linear", "relu", "nested", "empty"])
+class _LoggedConv2d(L.Conv2d):
+    """A student's subclass whose backward has the old signature (no ``input_grad``)."""
+
+    def backward(self, grad_out):
+        return super().backward(grad_out)
+
+
+@pytest.mark.parametrize("first", ["conv", "linear", "relu", "nested", "empty", "subclass"])
 def test_a_training_backward_skips_the_input_gradient_and_fills_the_same_grads(rng, first, monkeypatch):
     """``backward(g, input_grad=False)`` (what fit runs): None for the input, every parameter's gradient as with
     ``input_grad=True``; a first layer that cannot skip it (ReLU) still runs its backward."""
@@ -349,6 +356,7 @@ def test_a_training_backward_skips_the_input_gradient_and_fills_the_same_grads(r
               "linear": [L.Flatten(), L.Linear(2 * 4 * 4, 3, rng=0), L.Tanh(), L.Linear(3, 2, rng=1)],
               "relu": [L.ReLU(), L.Conv2d(2, 3, 3, rng=0), L.Flatten(), L.Linear(3 * 2 * 2, 2, rng=1)],
               "nested": [L.Sequential(L.Conv2d(2, 3, 3, rng=0), L.ReLU()), L.Flatten(), L.Linear(12, 2, rng=1)],
+              "subclass": [_LoggedConv2d(2, 3, 3, rng=0), L.Flatten(), L.Linear(12, 2, rng=1)],
               "empty": []}[first]
     if first == "linear":  # a Linear first: flatten outside
         layers = layers[1:]
@@ -362,7 +370,7 @@ def test_a_training_backward_skips_the_input_gradient_and_fills_the_same_grads(r
     model.zero_grad()
     asked.clear()
     assert model.backward(grad_out, input_grad=False) is None
-    assert asked == {"conv": [False], "nested": [False], "relu": [True]}.get(first, [])
+    assert asked == {"conv": [False], "nested": [False], "relu": [True], "subclass": [True]}.get(first, [])
     assert grad_x is not None and grad_x.shape == x.shape
     for name, p in model.named_parameters():
         np.testing.assert_array_equal(p.grad, expected[name], err_msg=name)
