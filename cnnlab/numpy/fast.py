@@ -35,7 +35,9 @@ kernel, OH, OW output size, G groups, K = C_in / G * KH * KW numbers in one wind
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +45,7 @@ import numpy as np
 from .._checks import check_cross_entropy, check_float, check_grad_out, check_linear, check_shape
 from .._geometry import conv2d_geometry, conv_transpose2d_geometry, pool_geometry
 from ._arrays import check_arrays
+from .linear import _check_linear_backward
 from .windows import col2im, pad2d, sliding_windows, unpad2d
 
 __all__ = ["USE_NUMBA", "KEEP_FREED_MEMORY", "keep_freed_memory", "numba_kernels", "compile_kernels", "conv2d",
@@ -194,9 +197,6 @@ def _in_pieces(n, work, size):
 def _share(pieces, work, workers, helpers):
     """``work(*piece)`` for every piece, on this thread and ``helpers`` threads of ``workers``; returns when every
     piece is done (raising the first error of any), not when every helper has woken up."""
-    import itertools
-    import time
-
     # next() of a count and list.append are atomic (one bytecode each under the GIL): no piece runs twice or is lost
     next_piece, done, errors = itertools.count(), [], []
 
@@ -217,6 +217,11 @@ def _share(pieces, work, workers, helpers):
         time.sleep(0)
     if errors:
         raise min(errors, key=lambda e: e[0])[1]
+
+
+def _in_piece_order(partials):
+    """The sum of a dict {piece's first index: its partial sum}, added in piece order (so the same bits every run)."""
+    return sum(partials[k] for k in sorted(partials))
 
 
 def _products_t(a, b):
@@ -494,14 +499,15 @@ def conv2d_backward(grad_out, cache, input_grad=True):
     if cache.wide:  # g as the product's output, with 0 for the extra columns
         g = np.empty((C_out, N, OH, L // OH), dtype=grad_out.dtype)
         grad_t = grad_out.transpose(1, 0, 2, 3)
-        grad_x = np.empty((C_in, N, H, W), dtype=grad_out.dtype)  # stored channels first (see ``_as_stored``)
     else:
         g = _channels_first(grad_out, G)  # (G, C_out/G, N*OH*OW)
-        grad_x = np.empty(cache.x_shape, dtype=grad_out.dtype)
+    grad_x = None
+    if input_grad:  # stored channels first on whole padded rows (see ``_as_stored``)
+        grad_x = np.empty((C_in, N, H, W) if cache.wide else cache.x_shape, dtype=grad_out.dtype)
     g = g.reshape(G, C_out // G, N * L)
     w_t = weight.reshape(G, C_out // G, -1).transpose(0, 2, 1)  # (G, K, C_out/G)
     # the columns' gradient: whole for im2col's adjoint, a few images at a time (about 1 MB) for the wide one
-    grad_cols = None if cache.wide else np.empty(cache.cols.shape, dtype=grad_out.dtype)  # (G, K, N*L)
+    grad_cols = None if cache.wide or not input_grad else np.empty(cache.cols.shape, dtype=grad_out.dtype)
     few = max(1, 2**18 * N // cache.cols.size)  # images per 2**18 numbers of columns
     grad_weights, grad_biases = {}, {}  # per piece, added up in piece order
 
@@ -527,12 +533,10 @@ def conv2d_backward(grad_out, cache, input_grad=True):
         np.matmul(w_t, g[..., a:b], out=grad_cols[..., a:b])
         _col2im(grad_cols.reshape(C_in, KH, KW, N, OH, OW), cache.stride, cache.dilation, cache.pads, grad_x, n0, n1)
 
-    _in_pieces(N, piece, 2 * cache.cols.size + 2 * g.size + grad_x.size + g.size * cache.cols.shape[1] // 16)
-    grad_weight = sum(grad_weights[k] for k in sorted(grad_weights)).transpose(0, 2, 1).reshape(weight.shape)
-    grad_bias = sum(grad_biases[k] for k in sorted(grad_biases)).reshape(C_out) if cache.has_bias else None
-    if not input_grad:
-        grad_x = None
-    elif cache.wide:
+    _in_pieces(N, piece, 2 * cache.cols.size + 2 * g.size + N * C_in * H * W + g.size * cache.cols.shape[1] // 16)
+    grad_weight = _in_piece_order(grad_weights).transpose(0, 2, 1).reshape(weight.shape)
+    grad_bias = _in_piece_order(grad_biases).reshape(C_out) if cache.has_bias else None
+    if input_grad and cache.wide:
         grad_x = grad_x.transpose(CHANNELS_FIRST)
     return grad_x, grad_weight, grad_bias
 
@@ -600,7 +604,7 @@ def conv_transpose2d_backward(grad_out, cache):
         grad_weights[n0] = _products_t(columns[..., a:b], cache.cols[..., a:b])  # (G, K, C_in/G)
 
     _in_pieces(N, piece, 2 * grad_cols.size + grad_xs.size + grad_cols.size * grad_xs.shape[1] // 16)
-    grad_weight = sum(grad_weights[k] for k in sorted(grad_weights)).transpose(0, 2, 1).reshape(weight.shape)
+    grad_weight = _in_piece_order(grad_weights).transpose(0, 2, 1).reshape(weight.shape)
     grad_bias = grad_out.sum(axis=(0, 2, 3)) if cache.has_bias else None
     return _batch_first(grad_xs, cache.x_shape), grad_weight, grad_bias
 
@@ -809,15 +813,12 @@ def linear_backward(grad_out, x, weight, bias=None, input_grad=True):
     """``cnnlab.numpy.linear_backward`` (same arguments, same result): (grad_x, grad_weight, grad_bias), grad_x None
     when ``input_grad`` is False (as ``conv2d_backward``). Both products in pieces of the in_features:
     grad_x[:, piece] = g @ weight[:, piece], grad_weight[:, piece] = g.T @ x[:, piece]."""
-    op = "linear_backward"
-    check_arrays(op, (x, "input"), (weight, "weight"), (bias, "bias"), (grad_out, "grad_out"))
-    check_linear(x, weight, bias, op)
-    check_float(grad_out, "grad_out", op)
-    check_shape(grad_out, tuple(x.shape[:-1]) + (weight.shape[0],), "grad_out", op)
+    _check_linear_backward(grad_out, x, weight, bias)
     g = grad_out.reshape(-1, weight.shape[0])  # (M, out), M = product of the leading axes
     rows = x.reshape(-1, weight.shape[1])  # (M, in)
     dtype = np.result_type(grad_out, weight)
-    grad_x, grad_weight = np.empty(rows.shape, dtype=dtype), np.empty(weight.shape, dtype=dtype)
+    grad_x = np.empty(rows.shape, dtype=dtype) if input_grad else None
+    grad_weight = np.empty(weight.shape, dtype=dtype)
 
     def piece(lo, hi):
         if input_grad:

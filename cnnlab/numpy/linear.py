@@ -63,12 +63,16 @@ def linear_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, bia
         ``(grad_x, grad_weight, grad_bias)`` with the shapes of x, weight and bias
         (``grad_bias`` is None when bias is None).
     """
+    _check_linear_backward(grad_out, x, weight, bias)
+    return _linear_backward(grad_out, x, weight, bias)
+
+
+def _check_linear_backward(grad_out, x, weight, bias):
     op = "linear_backward"
     check_arrays(op, (x, "input"), (weight, "weight"), (bias, "bias"), (grad_out, "grad_out"))
     check_linear(x, weight, bias, op)
     check_float(grad_out, "grad_out", op)
     check_shape(grad_out, tuple(x.shape[:-1]) + (weight.shape[0],), "grad_out", op)
-    return _linear_backward(grad_out, x, weight, bias)
 
 
 def _linear_backward(grad_out, x, weight, bias):
