@@ -4,7 +4,8 @@ The functions, docstrings and math are those of the NumPy module, run with ``np`
 ``_mirror.py``); ``max_pool2d``, ``avg_pool2d`` and ``max_unpool2d`` are autograd nodes whose backward is
 the hand-written ``_max_pool2d_backward``, ... What it spells its own way (padding, windows,
 index arrays, gathers and scatters) is in its primitive layer, ``windows.py``; the window maxima and their
-places come from one ``torch.max`` (``_window_max``); the search for the maxima
+places come from whole-block reductions (``_window_max``: ``torch.max`` on a GPU, ``torch.amax`` and
+comparisons on the CPU); the search for the maxima
 (``_window_argmax``, a choice without a gradient) runs under ``torch.no_grad()``, so autograd records none of it.
 """
 
