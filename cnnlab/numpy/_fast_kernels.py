@@ -1,4 +1,4 @@
-"""Compiled loops for ``cnnlab.numpy.fast`` (numba): im2col, col2im, max pooling, relu.
+"""Compiled loops for ``cnnlab.numpy.fast`` (numba): im2col, col2im, small weight gradients, max pooling, relu.
 
 Imported only by ``fast.py`` and only when numba is installed; without it ``fast.py`` runs its NumPy path.
 Why compiled: NumPy runs im2col / col2im and every strided pass of a pooling as many short runs of OW
@@ -122,6 +122,52 @@ def wide_col2im(grad_cols, Hp, Wp, DH, DW, PT, PL, out, n0, n1):
                 inside = buffer[(PT + h) * Wp + PL:]
                 for w in range(W):
                     out[c, n, h, w] = inside[w]
+
+
+# Sums in any order (``reassoc``): LLVM then adds several numbers at once (one vector register of partial sums);
+# in order, every addition waits for the one before. The order is fixed by the code, so the bits are the same every
+# run. No other fast-math flag: NaN and inf stay what they are.
+_SUMS = dict(_JIT, fastmath={"reassoc", "contract"})
+
+
+@numba.njit(**_SUMS)
+def products_t(a, b, lo, hi, out):
+    """a (G, M, L), b (G, P, L) C-contiguous -> out (G, M, P) = a[k, :, lo:hi] @ b[k, :, lo:hi].T per group: a
+    weight gradient from the columns [lo, hi) of a piece, when it is small (a first layer's 9 x 32). One dot product
+    per (m, p), over blocks of 2048 columns so that a block of every row stays in the cache (9 x 32 from rows 25088
+    long: 0.52 ms, np.dot 0.78 ms with its copy of the row blocks, matmul 0.44 ms but holding the GIL)."""
+    G, M, P = out.shape
+    out[:] = 0
+    if out.size == 0:
+        return
+    zero = out.ravel()[0]  # 0 in out's dtype: the dot products add in it
+    for k in range(G):
+        for l0 in range(lo, hi, 2048):
+            l1 = min(hi, l0 + 2048)
+            for m in range(M):
+                row_a = a[k, m][l0:l1]  # views that start where they read: the loop vectorises
+                for p in range(P):
+                    row_b = b[k, p][l0:l1]
+                    total = zero
+                    for q in range(l1 - l0):
+                        total += row_a[q] * row_b[q]
+                    out[k, m, p] += total
+
+
+@numba.njit(**_SUMS)
+def row_sums(g, lo, hi, out):
+    """g (R, L) C-contiguous -> out (R,) the sums of g[:, lo:hi] (a bias gradient from the columns of a piece; 32 rows
+    of 25088: 0.10 ms, BLAS's product with ones 0.32 ms, g.sum(axis=1) slower still)."""
+    out[:] = 0
+    if out.size == 0:
+        return
+    zero = out[0]  # 0 in out's dtype: the sums add in it
+    for r in range(g.shape[0]):
+        row = g[r][lo:hi]
+        total = zero
+        for q in range(hi - lo):
+            total += row[q]
+        out[r] = total
 
 
 @numba.njit(**_JIT)

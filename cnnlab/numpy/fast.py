@@ -224,14 +224,31 @@ def _in_piece_order(partials):
     return sum(partials[k] for k in sorted(partials))
 
 
-def _products_t(a, b):
-    """(G, M, L) and (G, P, L) -> (G, M, P): a[k] @ b[k].T per group. NumPy's matmul holds the GIL through BLAS when
-    its result has at most about 500 numbers (a first layer's weight gradient, 9 x 32 from rows 25088 long: two
-    pieces took 1.35 ms on two threads, 1.1 ms on one), so such products go to ``np.dot``, which lets go of it
-    (1.0 ms) but copies blocks of rows first (which is why it is not used for every product: 3.2 vs 2.2 ms)."""
+def _products_t(a, b, lo, hi):
+    """(G, M, L) and (G, P, L), C-contiguous -> (G, M, P): a[k, :, lo:hi] @ b[k, :, lo:hi].T per group, a piece's
+    part of a weight gradient. Small results (a first layer's 9 x 32) are a compiled loop of dot products
+    (``products_t``): NumPy's matmul holds the GIL through BLAS when its result has at most about 500 numbers, so two
+    pieces ran one after the other (1.35 ms on two threads, 1.1 ms on one), and ``np.dot``, the path without numba,
+    lets go of it but copies the blocks of rows first (0.78 ms a piece, the compiled loop 0.52 ms)."""
     if a.shape[1] * b.shape[1] > 1024:
-        return a @ b.transpose(0, 2, 1)
-    return np.stack([np.dot(a[k], b[k].T) for k in range(len(a))])
+        return a[..., lo:hi] @ b[..., lo:hi].transpose(0, 2, 1)
+    kernels = numba_kernels()
+    if not kernels:
+        return np.stack([np.dot(a[k, :, lo:hi], b[k, :, lo:hi].T) for k in range(len(a))])
+    out = np.empty((a.shape[0], a.shape[1], b.shape[1]), dtype=np.result_type(a, b))
+    kernels.products_t(a, b, lo, hi, out)
+    return out
+
+
+def _row_sums(g, lo, hi):
+    """(R, L) C-contiguous -> (R,): the sums of g[:, lo:hi] (a piece's part of a bias gradient), compiled, or as
+    BLAS's product with ones (4x faster than g.sum(axis=-1); the compiled loop is 3x faster again)."""
+    kernels = numba_kernels()
+    if not kernels:
+        return np.dot(g[:, lo:hi], np.ones(hi - lo, dtype=g.dtype))
+    out = np.empty(len(g), dtype=g.dtype)
+    kernels.row_sums(g, lo, hi, out)
+    return out
 
 
 def compile_kernels() -> dict:
@@ -251,15 +268,17 @@ def compile_kernels() -> dict:
     if not kernels:
         return {"numba": False}
     start = time.perf_counter()
-    dispatchers = [getattr(kernels, name) for name in ("im2col", "col2im", "wide_windows", "wide_col2im", "max_pool",
-                                                       "max_pool_backward", "relu", "relu_backward", "sgd")]
+    dispatchers = [getattr(kernels, name) for name in ("im2col", "col2im", "wide_windows", "wide_col2im", "products_t",
+                                                       "row_sums", "max_pool", "max_pool_backward", "relu",
+                                                       "relu_backward", "sgd")]
     misses_before = sum(sum(d.stats.cache_misses.values()) for d in dispatchers)
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
         x = rng.standard_normal((1, 4, 5, 5)).astype(dtype)  # 4 channels: 36 numbers per 3 x 3 window
         w = rng.standard_normal((2, 4, 3, 3)).astype(dtype)
+        bias = np.zeros(2, dtype=dtype)
         for stride in (2, 1):  # strided: im2col, col2im; stride 1: the whole-row windows and their adjoint
-            out, cache = conv2d(x, w, stride=stride, padding=1)
+            out, cache = conv2d(x, w, bias, stride=stride, padding=1)
             conv2d_backward(out, cache)
         out, cache = conv_transpose2d(x, w.transpose(1, 0, 2, 3), stride=2)
         conv_transpose2d_backward(out, cache)
@@ -518,9 +537,9 @@ def conv2d_backward(grad_out, cache, input_grad=True):
             block[..., :OW] = grad_t[:, n0:n1]
             block[..., OW:] = 0  # (not np.zeros first: one pass over g instead of two)
         # the images' part of the batch sum; OpenBLAS runs cols @ g^T (a tall result) faster than g @ cols^T
-        grad_weights[n0] = _products_t(cache.cols[..., a:b], g[..., a:b])  # (G, K, C_out/G)
-        if cache.has_bias:  # a product with ones: BLAS's sum, 4x faster than g.sum(axis=-1)
-            grad_biases[n0] = np.dot(g.reshape(C_out, -1)[:, a:b], np.ones(b - a, dtype=g.dtype))
+        grad_weights[n0] = _products_t(cache.cols, g, a, b)  # (G, K, C_out/G)
+        if cache.has_bias:
+            grad_biases[n0] = _row_sums(g.reshape(C_out, -1), a, b)
         if not input_grad:
             return
         if cache.wide:  # a few images at a time: their columns' gradient stays in the cache for the col2im
@@ -601,7 +620,7 @@ def conv_transpose2d_backward(grad_out, cache):
         a, b = n0 * H * W, n1 * H * W
         _im2col(grad_out, cache.stride, cache.dilation, cache.pads, grad_cols, n0, n1)
         np.matmul(w, columns[..., a:b], out=grad_xs[..., a:b])
-        grad_weights[n0] = _products_t(columns[..., a:b], cache.cols[..., a:b])  # (G, K, C_in/G)
+        grad_weights[n0] = _products_t(columns, cache.cols, a, b)  # (G, K, C_in/G)
 
     _in_pieces(N, piece, 2 * grad_cols.size + grad_xs.size + grad_cols.size * grad_xs.shape[1] // 16)
     grad_weight = _in_piece_order(grad_weights).transpose(0, 2, 1).reshape(weight.shape)
