@@ -124,13 +124,10 @@ def wide_col2im(grad_cols, Hp, Wp, DH, DW, PT, PL, out, n0, n1):
                     out[c, n, h, w] = inside[w]
 
 
-# Sums in any order (``reassoc``): LLVM then adds several numbers at once (one vector register of partial sums);
-# in order, every addition waits for the one before. The order is fixed by the code, so the bits are the same every
-# run. No other fast-math flag: NaN and inf stay what they are.
-_SUMS = dict(_JIT, fastmath={"reassoc", "contract"})
-
-
-@numba.njit(**_SUMS)
+# The dot products add in any order (``reassoc``): LLVM then keeps a vector register of partial sums; in order,
+# every addition waits for the one before. The order is fixed by the code, so the bits are the same every run.
+# No other fast-math flag: NaN and inf stay what they are.
+@numba.njit(**_JIT, fastmath={"reassoc", "contract"})
 def products_t(a, b, lo, hi, out):
     """a (G, M, L), b (G, P, L) C-contiguous -> out (G, M, P) = a[k, :, lo:hi] @ b[k, :, lo:hi].T per group: a
     weight gradient from the columns [lo, hi) of a piece, when it is small (a first layer's 9 x 32). One dot product
@@ -152,22 +149,6 @@ def products_t(a, b, lo, hi, out):
                     for q in range(l1 - l0):
                         total += row_a[q] * row_b[q]
                     out[k, m, p] += total
-
-
-@numba.njit(**_SUMS)
-def row_sums(g, lo, hi, out):
-    """g (R, L) C-contiguous -> out (R,) the sums of g[:, lo:hi] (a bias gradient from the columns of a piece; 32 rows
-    of 25088: 0.10 ms, BLAS's product with ones 0.32 ms, g.sum(axis=1) slower still)."""
-    out[:] = 0
-    if out.size == 0:
-        return
-    zero = out[0]  # 0 in out's dtype: the sums add in it
-    for r in range(g.shape[0]):
-        row = g[r][lo:hi]
-        total = zero
-        for q in range(hi - lo):
-            total += row[q]
-        out[r] = total
 
 
 @numba.njit(**_JIT)

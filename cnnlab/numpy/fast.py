@@ -240,17 +240,6 @@ def _products_t(a, b, lo, hi):
     return out
 
 
-def _row_sums(g, lo, hi):
-    """(R, L) C-contiguous -> (R,): the sums of g[:, lo:hi] (a piece's part of a bias gradient), compiled, or as
-    BLAS's product with ones (4x faster than g.sum(axis=-1); the compiled loop is 3x faster again)."""
-    kernels = numba_kernels()
-    if not kernels:
-        return np.dot(g[:, lo:hi], np.ones(hi - lo, dtype=g.dtype))
-    out = np.empty(len(g), dtype=g.dtype)
-    kernels.row_sums(g, lo, hi, out)
-    return out
-
-
 def compile_kernels() -> dict:
     """Run every compiled loop once in float32 and float64 (tiny inputs), so that none compiles later.
 
@@ -269,8 +258,8 @@ def compile_kernels() -> dict:
         return {"numba": False}
     start = time.perf_counter()
     dispatchers = [getattr(kernels, name) for name in ("im2col", "col2im", "wide_windows", "wide_col2im", "products_t",
-                                                       "row_sums", "max_pool", "max_pool_backward", "relu",
-                                                       "relu_backward", "sgd")]
+                                                       "max_pool", "max_pool_backward", "relu", "relu_backward",
+                                                       "sgd")]
     misses_before = sum(sum(d.stats.cache_misses.values()) for d in dispatchers)
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
@@ -538,8 +527,8 @@ def conv2d_backward(grad_out, cache, input_grad=True):
             block[..., OW:] = 0  # (not np.zeros first: one pass over g instead of two)
         # the images' part of the batch sum; OpenBLAS runs cols @ g^T (a tall result) faster than g @ cols^T
         grad_weights[n0] = _products_t(cache.cols, g, a, b)  # (G, K, C_out/G)
-        if cache.has_bias:
-            grad_biases[n0] = _row_sums(g.reshape(C_out, -1), a, b)
+        if cache.has_bias:  # (np.dot with ones, BLAS's sum, took 0.32 ms for 32 rows of 25088; this 0.15 ms)
+            grad_biases[n0] = g.reshape(C_out, -1)[:, a:b].sum(axis=1)
         if not input_grad:
             return
         if cache.wide:  # a few images at a time: their columns' gradient stays in the cache for the col2im
