@@ -15,8 +15,8 @@ function here equal to the reference and to torch, in float64 and float32. The t
   extra columns are dropped.
 - The (N, C, H, W) results are stored channels first, (C, N, H, W) in memory: a convolution's product comes
   out that way, and ReLU and pooling keep the order (``_as_stored``), so no transposing copies between layers.
-- With numba installed, im2col, col2im, the whole-row windows and their adjoint, max pooling and relu are
-  compiled loops (``_fast_kernels.py``), one pass over memory each. Without numba (or with ``USE_NUMBA = False``)
+- With numba installed, im2col, col2im, the whole-row windows and their adjoint, small weight gradients (a first
+  layer's), max pooling and relu are compiled loops (``_fast_kernels.py``), one pass over memory each. Without numba (or with ``USE_NUMBA = False``)
   the same functions run a NumPy path: same results, slower (overlapping max pooling: about 3x). Both paths are
   tested.
 - Every op cuts its work into pieces of the batch (or of its planes, or numbers) and runs them at once on as many
