@@ -33,7 +33,7 @@ def _window_max(windows):
     wins, the first one), the NumPy code's rule, in one kernel launch where the comparisons below take 4 per
     element. On the CPU that reduction is slow (2.6 ms for 4 blocks of 64 x 32 x 14 x 14, one thread), so
     there the maximum is ``torch.amax`` (0.16 ms) and k the first block equal to it, found as in the NumPy code
-    from the last block to the first (0.5 ms); with a NaN, ``torch.max`` again (it knows where the first is)."""
+    from the last block to the first (one comparison and one lerp per element); with a NaN, ``torch.max`` again (it knows where the first is)."""
     N, C, KH, KW, OH, OW = windows.shape
     elements = np.moveaxis(windows, (2, 3), (0, 1)).reshape(KH * KW, N, C, OH, OW)
     if elements.device.type != "cpu":
@@ -46,7 +46,7 @@ def _window_max(windows):
     hit = torch.empty_like(k)
     for e in range(KH * KW - 2, -1, -1):
         torch.eq(elements[e], out, out=hit)  # 1.0 where element e is the maximum
-        k.sub_(hit.mul_(k - e))  # k = e there (the first maximum is written last)
+        k.lerp_(k.new_tensor(e), hit)  # k + hit * (e - k): k = e there (the first maximum is written last)
     return out, k.long()
 
 mirror(globals(), differentiable={"_max_pool2d": 1, "_avg_pool2d": 1, "_max_unpool2d": 2},
