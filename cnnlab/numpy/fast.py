@@ -16,9 +16,9 @@ function here equal to the reference and to torch, in float64 and float32. The t
 - The (N, C, H, W) results are stored channels first, (C, N, H, W) in memory: a convolution's product comes
   out that way, and ReLU and pooling keep the order (``_as_stored``), so no transposing copies between layers.
 - With numba installed, im2col, col2im, the whole-row windows and their adjoint, small weight gradients (a first
-  layer's), max pooling and relu are compiled loops (``_fast_kernels.py``), one pass over memory each. Without numba (or with ``USE_NUMBA = False``)
-  the same functions run a NumPy path: same results, slower (overlapping max pooling: about 3x). Both paths are
-  tested.
+  layer's), max pooling and relu are compiled loops (``_fast_kernels.py``), one pass over memory each. Without
+  numba (or with ``USE_NUMBA = False``) the same functions run a NumPy path: same results, slower (overlapping max
+  pooling: about 3x). Both paths are tested.
 - Every op cuts its work into pieces of the batch (or of its planes, or numbers) and runs them at once on as many
   threads as BLAS has, BLAS on one thread meanwhile (``_in_pieces``; ``THREADS`` sets the count): the passes
   between the matrix products use every core too, and OpenBLAS's worker, which spins after each product of its
