@@ -798,6 +798,16 @@ def _can_skip_input_grad(backward) -> bool:
     return "input_grad" in inspect.signature(backward).parameters
 
 
+def _backward_of(layer, grad_out, input_grad):
+    """``layer.backward(grad_out)``, returning the input's gradient, or None with ``input_grad=False``: then a layer
+    whose class's ``backward`` takes ``input_grad`` does not compute it; any other (ReLU, a student's subclass of
+    Conv2d with its own ``backward(grad_out)``) is called as it is and its result dropped."""
+    if _can_skip_input_grad(type(layer).backward):
+        return layer.backward(grad_out, input_grad=input_grad)
+    grad_x = layer.backward(grad_out)
+    return grad_x if input_grad else None
+
+
 class Sequential(Module):
     """Layers applied one after the other: ``Sequential([layer1, layer2, layer3])`` (the slides' Keras style)
     or ``Sequential(layer1, layer2, layer3)`` (torch's style).
@@ -847,11 +857,7 @@ class Sequential(Module):
             grad_out = self.layers[i].backward(grad_out)
         if not self.layers:
             return grad_out if input_grad else None
-        first = self.layers[0]
-        if _can_skip_input_grad(type(first).backward):  # Conv2d, Linear, Sequential (not a subclass's own backward
-            return first.backward(grad_out, input_grad=input_grad)  # without the argument)
-        grad_x = first.backward(grad_out)
-        return grad_x if input_grad else None
+        return _backward_of(self.layers[0], grad_out, input_grad)
 
     def __repr__(self):
         if not self.layers:

@@ -23,7 +23,7 @@ from .._checks import positive_int
 from ..training import (FIT_SETTINGS_DOC, History, batch_slices, check_fit_settings, check_loss_is_finite,
                         check_samples, eval_mode, fit_loop, mean_loss_and_accuracy)
 from . import fast
-from .layers import Sequential
+from .layers import _backward_of
 from .losses import cross_entropy, cross_entropy_backward, mse_loss, mse_loss_backward
 
 __all__ = ["History", "fit", "evaluate", "predict"]
@@ -138,10 +138,7 @@ def fit(model, optimizer, x_train, y_train, loss="cross_entropy", epochs: int = 
         out = model(xb)                                # forward
         value, grad = loss_and_grad(out, yb, epoch)
         model.zero_grad()
-        if isinstance(model, Sequential):  # backward: fills every p.grad (the images' gradient is not wanted)
-            model.backward(grad, input_grad=False)
-        else:
-            model.backward(grad)
+        _backward_of(model, grad, input_grad=False)     # backward: fills every p.grad (not the images' gradient)
         optimizer.step()                               # gradient descent
         return value, _accuracy_count(out, yb)
 
