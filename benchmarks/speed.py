@@ -50,6 +50,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import cnnlab._memory as memory
 import cnnlab.numpy as cn
 import cnnlab.torch as ct
 from cnnlab.data import load_digits
@@ -165,6 +166,9 @@ def configuration() -> str:
     threads = fast.thread_count()
     lines.append(f"  cnnlab.numpy.fast: each op in pieces on {threads} thread{'s' * (threads > 1)}, BLAS on one thread "
                  f"meanwhile")
+    # For the whole process, as both backends' first op does (cnnlab/_memory.py): every contender runs with it
+    kept = "keeps freed blocks for reuse" if memory.keep_freed_memory() else "not glibc: its defaults"
+    lines.append(f"  malloc, for every contender: {kept} (cnnlab/_memory.py)")
     return "\n".join(lines)
 
 

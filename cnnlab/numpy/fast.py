@@ -23,7 +23,7 @@ function here equal to the reference and to torch, in float64 and float32. The t
   threads as BLAS has, BLAS on one thread meanwhile (``_in_pieces``; ``THREADS`` sets the count): the passes
   between the matrix products use every core too, and OpenBLAS's worker, which spins after each product of its
   own, is never woken. Linear layers' products run here for that reason.
-- The first fast op lets glibc keep freed memory (``keep_freed_memory``): a training step allocates the same
+- The first fast op lets glibc keep freed memory (``cnnlab/_memory.py``): a training step allocates the same
   large arrays every time, and page faults were a third of a convolution's time.
 
 Every function checks its arguments with the reference's checks (``cnnlab._geometry``, ``cnnlab._checks``)
@@ -44,54 +44,28 @@ import numpy as np
 
 from .._checks import check_cross_entropy, check_float, check_grad_out, check_linear, check_shape
 from .._geometry import conv2d_geometry, conv_transpose2d_geometry, pool_geometry
+from .._memory import keep_freed_memory_once
 from ._arrays import check_arrays
 from .linear import _check_linear_backward
 from .windows import col2im, pad2d, sliding_windows, unpad2d
 
-__all__ = ["USE_NUMBA", "KEEP_FREED_MEMORY", "keep_freed_memory", "numba_kernels", "compile_kernels", "conv2d",
-           "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward", "max_pool2d", "max_pool2d_backward",
-           "relu", "relu_backward", "linear", "linear_backward", "sgd_update", "cross_entropy",
-           "cross_entropy_backward", "THREADS", "PIECES_FROM", "thread_count"]
+__all__ = ["USE_NUMBA", "numba_kernels", "compile_kernels", "conv2d", "conv2d_backward", "conv_transpose2d",
+           "conv_transpose2d_backward", "max_pool2d", "max_pool2d_backward", "relu", "relu_backward", "linear",
+           "linear_backward", "sgd_update", "cross_entropy", "cross_entropy_backward", "THREADS", "PIECES_FROM",
+           "thread_count"]
 
 #: Use the compiled kernels when numba is installed. Set to False to force the NumPy path (the tests do).
 USE_NUMBA = True
-#: On the first fast op, let glibc's malloc keep freed memory for reuse (``keep_freed_memory``).
-KEEP_FREED_MEMORY = True
 _kernels = None  # the module _fast_kernels once imported, False when numba is missing
-
-
-def keep_freed_memory() -> bool:
-    """Let this process's malloc (glibc) keep the large blocks it frees, instead of handing them back to the
-    kernel and taking page faults to get them again; True when it could.
-
-    Why: by default glibc returns every freed block over 128 KiB to the kernel (the threshold adapts up to 32 MiB),
-    and the first write into each 4 KiB page of the next such block is a page fault. A training step frees and
-    allocates the same large arrays every time: measured here, page faults took 6.5 ms of the 21 ms of the
-    training net's second convolution (forward + backward, 16 MiB of columns). With this, blocks up to 32 MiB
-    come from the heap and up to 256 MiB of free heap is kept: the process stays at its peak size (torch's CPU
-    performance guide gets the same with jemalloc or tcmalloc). For the whole process, from the first fast op on
-    (``KEEP_FREED_MEMORY = False`` before it keeps glibc's defaults); nothing happens without glibc."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl without mallopt)
-        return False
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    return bool(mallopt(M_MMAP_THRESHOLD, 32 * 2**20)) and bool(mallopt(M_TRIM_THRESHOLD, 256 * 2**20))
 
 
 def numba_kernels():
     """The compiled kernels (module ``_fast_kernels``), or None without numba or with ``USE_NUMBA`` False.
 
     Imported on first use, so ``import cnnlab.numpy`` does not pay numba's import time. Every fast op calls
-    this first: the first call also applies ``keep_freed_memory``."""
-    global _kernels, KEEP_FREED_MEMORY
-    if KEEP_FREED_MEMORY:
-        KEEP_FREED_MEMORY = False  # once
-        keep_freed_memory()
+    this first: the first call also lets malloc keep freed memory (``cnnlab._memory.keep_freed_memory_once``)."""
+    global _kernels
+    keep_freed_memory_once()
     if not USE_NUMBA:
         return None
     if _kernels is None:

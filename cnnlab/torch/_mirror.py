@@ -29,6 +29,8 @@ import types
 
 import torch
 
+from .._memory import keep_freed_memory_once
+
 # What a NumPy module may share with its torch twin as it is: names from modules that know no backend.
 _BACKEND_MODULES = ("numpy", "cnnlab.numpy")
 
@@ -122,6 +124,7 @@ class _Node(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, forward, backward, n_inputs, *args):
+        keep_freed_memory_once()  # the first node lets malloc keep what a training step frees (cnnlab/_memory.py)
         ctx.backward_fn, ctx.plan = backward, args[n_inputs:]
         ctx.save_for_backward(*args[:n_inputs])
         _node_state.kept = ctx.kept = {}

@@ -514,27 +514,6 @@ def test_compile_kernels_then_nothing_compiles(monkeypatch):
     assert fast.compile_kernels() == {"numba": False}
 
 
-def _page_faults_of_a_fresh_16_mib_array() -> int:
-    """Minor page faults of allocating, filling and freeing a 16 MiB array (a convolution's columns)."""
-    import resource
-
-    np.ones(4 * 2**20, dtype=np.float32)  # once before: a block the allocator may keep
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    np.ones(4 * 2**20, dtype=np.float32)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's")
-def test_keep_freed_memory_saves_the_page_faults_of_the_next_step(monkeypatch):
-    """A training step frees and allocates the same large arrays: once the first fast op has run, the next
-    16 MiB array reuses freed memory instead of faulting in 4096 new pages."""
-    monkeypatch.setattr(fast, "KEEP_FREED_MEMORY", True)
-    fast.relu(np.ones(3, dtype=np.float32))  # the first fast op applies it
-    assert fast.KEEP_FREED_MEMORY is False  # once
-    assert fast.keep_freed_memory() is True
-    assert _page_faults_of_a_fresh_16_mib_array() < 100
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # how arrays are stored: the fast ops leave (N, C, H, W) results stored channels first and read any layout
 # ----------------------------------------------------------------------------------------------------------------
