@@ -42,20 +42,22 @@ __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backwa
 # max pooling
 # ----------------------------------------------------------------------------------------------------------------
 
-def _window_max(windows):
-    """The maximum of every window and its place k = i * KW + j in the window.
+def _window_max(windows, labels):
+    """The maximum of every window and the label of the element holding it.
 
     Args:
         windows: (N, C, KH, KW, OH, OW) from ``sliding_windows``.
+        labels: (KH * KW, OH, OW) int64 (or broadcast to it): a label for element k = i * KW + j of window
+            (oh, ow). ``_window_argmax`` labels every element with its place in the padded plane.
 
     Returns:
-        out: (N, C, OH, OW) the maxima; k: (N, C, OH, OW) int, the first maximum's place (ties keep the first
-            element; a NaN wins, the first one, and the maximum is NaN, as np.argmax and torch).
+        out: (N, C, OH, OW) the maxima; label: (N, C, OH, OW) int64, the label of the first maximum (ties keep the
+            first element; a NaN wins, the first one, and the maximum is NaN, as np.argmax and torch).
 
-    The clear way is ``windows.reshape(N, C, KH * KW, OH, OW).argmax(axis=2)``; an argmax along a middle axis
-    steps through the windows one at a time. Here one copy puts element k of every window in a contiguous
-    block, the maximum is one reduction over the blocks, and k is the first block holding it, found by KH * KW
-    whole-array comparisons (tests hold the two equal).
+    The clear way is ``k = windows.reshape(N, C, KH * KW, OH, OW).argmax(axis=2)``, then the label of element k;
+    an argmax along a middle axis steps through the windows one at a time. Here one copy puts element k of every
+    window in a contiguous block, the maximum is one reduction over the blocks, and k is the first block holding
+    it, found by KH * KW whole-array comparisons (tests hold the two equal).
     """
     N, C, KH, KW, OH, OW = windows.shape
     elements = np.moveaxis(windows, (2, 3), (0, 1)).reshape(KH * KW, N, C, OH, OW)  # the copy
@@ -64,7 +66,9 @@ def _window_max(windows):
     for e in range(KH * KW - 1, -1, -1):  # from the last element to the first: the first maximum is written last
         hit = (elements[e] == out) | np.isnan(elements[e])  # element e is the maximum (a NaN is, where there is one)
         k += hit * (e - k)  # k = e where it is (arithmetic: np.where is slow on random masks)
-    return out, np.asarray(k, dtype=np.int64)
+    labels = np.broadcast_to(labels, (KH * KW, OH, OW))
+    label = labels[k, arange(OH, like=labels)[:, None], arange(OW, like=labels)]  # labels[k, oh, ow], every window
+    return out, np.asarray(label, dtype=np.int64)
 
 
 def _window_argmax(x, geometry):
@@ -75,42 +79,37 @@ def _window_argmax(x, geometry):
 
     Returns:
         picks: (N, C, OH, OW) int64, the flat index hp * Wp + wp of each maximum in the padded (Hp, Wp) plane
-            (the first one when several elements tie, as in torch): element k = i * KW + j of window (oh, ow) is
-            at row hp = oh * SH + i * DH, column wp = ow * SW + j * DW. Without padding it is torch's index.
+            (the first one when several elements tie, as in torch). Without padding it is torch's index.
     """
     kernel, stride, dilation, padding, pads, (OH, OW) = geometry
     N, C, H, W = x.shape
-    (KH, KW), (SH, SW), (DH, DW), (PH, PW) = kernel, stride, dilation, padding
+    (SH, SW), (DH, DW), (PH, PW) = stride, dilation, padding
     Wp = pads[2] + W + pads[3]
-    _, k = _window_max(_padded_windows(x, geometry))
-    top, left, offsets = _window_places(geometry, Wp, k)
-    picks = top * Wp + left + np.take(offsets, k)
+    _, picks = _window_max(_padded_windows(x, geometry), _window_places(geometry, Wp, x))
     if any(pads):
         # Torch never picks the border: where the maximum is a border element (the window holds only -inf, or
         # only padding, possible with dilation) it takes the window's first element with h >= 0 and w >= 0.
-        places = arange(KH * KW, like=k)
-        i, j = np.take(places // KW, k), np.take(places % KW, k)  # row and column of each maximum in its window
-        h, w = top - PH + i * DH, left - PW + j * DW  # in input coordinates
-        on_border = (h < 0) | (h >= H) | (w < 0) | (w >= W)
-        i = np.where(on_border, np.where(top < PH, -((top - PH) // DH), 0), i)
-        j = np.where(on_border, np.where(left < PW, -((left - PW) // DW), 0), j)
-        picks = (top + i * DH) * Wp + left + j * DW
+        hp, wp = picks // Wp, picks % Wp  # the maximum's row and column in the padded plane
+        on_border = (hp < PH) | (hp >= PH + H) | (wp < PW) | (wp >= PW + W)
+        top = (arange(OH, like=x, dtype=np.int64) * SH)[:, None]  # every window's first row and column
+        left = arange(OW, like=x, dtype=np.int64) * SW
+        first_row = top + np.where(top < PH, -((top - PH) // DH), 0) * DH  # its first row and column inside x
+        first_column = left + np.where(left < PW, -((left - PW) // DW), 0) * DW
+        picks = np.where(on_border, first_row * Wp + first_column, picks)
     return picks
 
 
 def _window_places(geometry, Wp, like):
-    """Where the windows and their elements are in the padded plane (Wp columns); arrays of ``like``'s dtype.
+    """Where every element of every window is in the padded plane (Wp columns), on ``like``'s device.
 
     Returns:
-        top (OH, 1), left (OW,): the first row and column of every window; offsets (KH * KW,): how far element
-        k = i * KW + j lies from its window's first one (i * DH rows, j * DW columns), flattened. A table looked
-        up with k (one gather) is cheaper than dividing every k by KW.
+        (KH * KW, OH, OW) int64: the flat index hp * Wp + wp of element k = i * KW + j of window (oh, ow), which
+        sits at row hp = oh * SH + i * DH and column wp = ow * SW + j * DW.
     """
     (KH, KW), (SH, SW), (DH, DW), _, _, (OH, OW) = geometry
-    top = (arange(OH, like=like) * SH)[:, None]
-    left = arange(OW, like=like) * SW
-    offsets = ((arange(KH, like=like) * DH)[:, None] * Wp + arange(KW, like=like) * DW).reshape(KH * KW)
-    return top, left, offsets
+    rows = (arange(KH, like, np.int64) * DH)[:, None, None, None] + (arange(OH, like, np.int64) * SH)[:, None]
+    columns = (arange(KW, like, np.int64) * DW)[:, None, None] + arange(OW, like, np.int64) * SW
+    return (rows * Wp + columns).reshape(KH * KW, OH, OW)  # (KH, 1, OH, 1) and (KW, 1, OW) -> (KH, KW, OH, OW)
 
 
 def _input_indices(picks, x, geometry):

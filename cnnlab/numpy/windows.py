@@ -107,9 +107,9 @@ def col2im(cols, padded_hw, stride, dilation):
 
 # --- primitives of pool.py: index arrays and gathers / scatters along an axis -----------------------------------
 
-def arange(n, like):
-    """``0, 1, ..., n - 1`` as an array of ``like``'s dtype (on torch: also on its device)."""
-    return np.arange(n, dtype=like.dtype)
+def arange(n, like, dtype=None):
+    """``0, 1, ..., n - 1`` as an array of ``dtype``, by default ``like``'s (on torch: also on its device)."""
+    return np.arange(n, dtype=like.dtype if dtype is None else dtype)
 
 
 def take_along_axis(a, indices, axis):

@@ -78,9 +78,9 @@ def _col2im_places(KH, KW, OH, OW, Wp, stride, dilation, device):
     return (rows * Wp + columns).reshape(-1)
 
 
-def arange(n, like):
-    """``0, 1, ..., n - 1`` as a tensor of ``like``'s dtype, on its device."""
-    return torch.arange(n, dtype=like.dtype, device=like.device)
+def arange(n, like, dtype=None):
+    """``0, 1, ..., n - 1`` as a tensor of ``dtype``, by default ``like``'s, on ``like``'s device."""
+    return torch.arange(n, dtype=like.dtype if dtype is None else dtype, device=like.device)
 
 
 def take_along_axis(a, indices, axis):

@@ -131,10 +131,16 @@ def test_window_max_is_the_first_argmax(backend, dtype, fill, kernel, stride, di
     flat = windows.reshape(N, C, KH * KW, OH, OW)  # the clear way: argmax along the window's elements
     expected_k = flat.argmax(axis=2)
     expected = np.take_along_axis(flat, expected_k[:, :, None], axis=2)[:, :, 0]
-    out, k = backend.numpy(pool._window_max(backend_windows))
-    np.testing.assert_array_equal(k, expected_k)
+    # labels of every element of every window: distinct, negative ones, and ones float32 cannot hold (2**24 + 1)
+    labels = rng.permutation(KH * KW * OH * OW).reshape(KH * KW, OH, OW) * (2**24 + 1) - 5
+    expected_label = np.take_along_axis(labels[None, None], expected_k[:, :, None], axis=2)[:, :, 0]
+    out, label = backend.numpy(pool._window_max(backend_windows, backend.tensor(labels)))
+    np.testing.assert_array_equal(label, expected_label)
     np.testing.assert_array_equal(out, expected)  # NaN where NaN
-    assert out.dtype == dtype and k.dtype == np.int64
+    assert out.dtype == dtype and label.dtype == np.int64
+    # labels broadcast to every window (the place in the window): the argmax itself
+    _, k = backend.numpy(pool._window_max(backend_windows, backend.tensor(np.arange(KH * KW).reshape(-1, 1, 1))))
+    np.testing.assert_array_equal(k, expected_k)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
