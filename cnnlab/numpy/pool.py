@@ -122,6 +122,12 @@ def _input_indices(picks, x, geometry):
     return (picks // Wp - pads[0]) * W + picks % Wp - pads[2]
 
 
+def _planes(a):
+    """(N, C, H, W) as (N, C, H * W): every plane as one row (written out: for an empty batch -1 is ambiguous)."""
+    N, C, H, W = a.shape
+    return a.reshape(N, C, H * W)
+
+
 def _padded_windows(x, geometry):
     """(N, C, KH, KW, OH, OW): the windows of max pooling, whose border is -inf (it can never beat an input element)."""
     kernel, stride, dilation, _, pads, out_hw = geometry
@@ -155,8 +161,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 def _max_pool2d(x, picks, geometry):
     """Pick the maximum of every window from the padded input plane, at its flat index: (N, C, OH, OW)."""
     xp = pad2d(x, geometry[4], value=-np.inf)
-    N, C, Hp, Wp = xp.shape
-    picked = take_along_axis(xp.reshape(N, C, Hp * Wp), picks.reshape(N, C, -1), axis=2)
+    picked = take_along_axis(_planes(xp), _planes(picks), axis=2)
     return picked.reshape(picks.shape)
 
 
@@ -187,7 +192,7 @@ def _max_pool2d_backward(grad_out, x, picks, geometry):
     N, C, H, W = x.shape
     Hp, Wp = pads[0] + H + pads[1], pads[2] + W + pads[3]
     grad_xp = zeros((N, C, Hp * Wp), like=grad_out)
-    add_along_axis(grad_xp, picks.reshape(N, C, -1), grad_out.reshape(N, C, -1), axis=2)
+    add_along_axis(grad_xp, _planes(picks), _planes(grad_out), axis=2)
     return unpad2d(grad_xp.reshape(N, C, Hp, Wp), pads)
 
 
@@ -309,7 +314,7 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
 def _max_unpool2d(x, indices, out_hw):
     N, C = x.shape[:2]
     out = zeros((N, C, out_hw[0] * out_hw[1]), like=x)
-    put_along_axis(out, indices.reshape(N, C, -1), x.reshape(N, C, -1), axis=2)  # out[n, c, indices[n, c, k]] = x[n, c, k]
+    put_along_axis(out, _planes(indices), _planes(x), axis=2)  # out[n, c, indices[n, c, k]] = x[n, c, k]
     return out.reshape(N, C, *out_hw)
 
 
@@ -331,6 +336,5 @@ def max_unpool2d_backward(grad_out, x, indices, kernel_size, stride=None, paddin
 
 
 def _max_unpool2d_backward(grad_out, x, indices, out_hw):
-    N, C = x.shape[:2]
-    grad_x = take_along_axis(grad_out.reshape(N, C, -1), indices.reshape(N, C, -1), axis=2)
+    grad_x = take_along_axis(_planes(grad_out), _planes(indices), axis=2)
     return grad_x.reshape(x.shape), None

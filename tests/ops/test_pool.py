@@ -310,6 +310,19 @@ def test_max_pool2d_never_picks_the_border(backend):
     np.testing.assert_array_equal(grad, np.zeros_like(one))
 
 
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1)])
+def test_max_pooling_of_an_empty_batch(backend, kwargs):
+    """A batch of no images (the last of a split, say) pools, unpools and goes back to no images, as in torch."""
+    x = np.zeros((0, 3, 6, 6))
+    out, indices = call(backend, "max_pool2d", x, return_indices=True, **kwargs)
+    expected, expected_indices = torch_oracle("max_pool2d", (x,), return_indices=True, **kwargs)
+    assert out.shape == expected.shape and indices.shape == expected_indices.shape
+    assert call(backend, "max_pool2d_backward", out, x, **kwargs).shape == x.shape
+    size = dict(output_size=x.shape[2:], **kwargs)
+    assert call(backend, "max_unpool2d", out, indices, **size).shape == x.shape
+    assert call(backend, "max_unpool2d_backward", x, out, indices, **size)[0].shape == out.shape
+
+
 def test_pool_backward_rejects_wrong_grad_out(backend):
     x = np.ones((2, 3, 6, 6))
     for fn in ("max_pool2d", "avg_pool2d"):
