@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -155,7 +156,7 @@ def _in_pieces(n, work, size):
     threads = thread_count() if size >= PIECES_FROM else 1
     # one piece per thread (measured on the training epoch: 0.45 s; two per thread 0.47 s, four 0.51 s)
     bounds = [n * k // threads for k in range(threads + 1)]
-    pieces = [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
+    pieces = [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo] or [(0, 0)]  # n = 0: one empty piece
     with _blas_on_one_thread():
         if threads == 1 or len(pieces) == 1:
             for lo, hi in pieces:
@@ -365,7 +366,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     w = weight.reshape(groups, C_out // groups, -1)
     product = np.empty((groups, C_out // groups, N * L), dtype=np.result_type(x, weight))
     out_t = product.reshape(C_out, N, OH, Wc) if not wide else np.empty((C_out, N, OH, OW), dtype=product.dtype)
-    columns = cols.reshape(groups, -1, N * L)
+    columns = cols.reshape(groups, C_in // groups * KH * KW, N * L)  # sizes written out: N may be 0
 
     def piece(n0, n1):  # the images [n0, n1): their windows, their columns of the product, the bias
         if wide:
@@ -477,7 +478,7 @@ def conv2d_backward(grad_out, cache, input_grad=True):
     C_out, _, KH, KW = weight.shape
     N, C_in, H, W = cache.x_shape
     OH, OW = cache.out_shape[2:]
-    L = cache.cols.shape[-1] // N  # columns per image: OH * OW, or OH * Wp for whole padded rows
+    L = OH * (W + cache.pads[2] + cache.pads[3] if cache.wide else OW)  # columns per image (Wp: whole padded rows)
     if cache.wide:  # g as the product's output, with 0 for the extra columns
         g = np.empty((C_out, N, OH, L // OH), dtype=grad_out.dtype)
         grad_t = grad_out.transpose(1, 0, 2, 3)
@@ -490,7 +491,7 @@ def conv2d_backward(grad_out, cache, input_grad=True):
     w_t = weight.reshape(G, C_out // G, -1).transpose(0, 2, 1)  # (G, K, C_out/G)
     # the columns' gradient: whole for im2col's adjoint, a few images at a time (about 1 MB) for the wide one
     grad_cols = None if cache.wide or not input_grad else np.empty(cache.cols.shape, dtype=grad_out.dtype)
-    few = max(1, 2**18 * N // cache.cols.size)  # images per 2**18 numbers of columns
+    few = max(1, 2**18 // (cache.cols.shape[0] * cache.cols.shape[1] * L))  # images per 2**18 numbers of columns
     grad_weights, grad_biases = {}, {}  # per piece, added up in piece order
 
     def piece(n0, n1):  # the images [n0, n1)
@@ -502,7 +503,7 @@ def conv2d_backward(grad_out, cache, input_grad=True):
         # the images' part of the batch sum; OpenBLAS runs cols @ g^T (a tall result) faster than g @ cols^T
         grad_weights[n0] = _products_t(cache.cols, g, a, b)  # (G, K, C_out/G)
         if cache.has_bias:  # (np.dot with ones, BLAS's sum, took 0.32 ms for 32 rows of 25088; this 0.15 ms)
-            grad_biases[n0] = g.reshape(C_out, -1)[:, a:b].sum(axis=1)
+            grad_biases[n0] = g.reshape(C_out, N * L)[:, a:b].sum(axis=1)
         if not input_grad:
             return
         if cache.wide:  # a few images at a time: their columns' gradient stays in the cache for the col2im
@@ -574,7 +575,7 @@ def conv_transpose2d_backward(grad_out, cache):
     # grad_x is a convolution of grad_out: im2col over the input's (H, W) grid of stamps
     grad_out = np.ascontiguousarray(grad_out)  # im2col reads (N, C, H, W)
     grad_cols = np.empty((weight.shape[1] * G, KH, KW, N, H, W), dtype=grad_out.dtype)
-    columns = grad_cols.reshape(G, -1, N * H * W)  # (G, K, N*H*W)
+    columns = grad_cols.reshape(G, math.prod(grad_cols.shape[:3]) // G, N * H * W)  # (G, K, N*H*W)
     w = weight.reshape(G, C_in // G, -1)
     grad_xs = np.empty((G, C_in // G, N * H * W), dtype=grad_out.dtype)
     grad_weights = {}  # per piece, added up in piece order
@@ -695,8 +696,8 @@ def max_pool2d_backward(grad_out, cache):
     if not cache.flat:
         return _window_max_backward(grad_out, cache)
     # the planes in the order of the forward's input (``cache.order``), the gradient stored alike
-    where = cache.where.reshape(N * C, -1)
-    grad = np.ascontiguousarray(grad_out.transpose(cache.order)).reshape(N * C, -1)
+    where = cache.where.reshape(N * C, math.prod(cache.where.shape[2:]))  # sizes written out: N may be 0
+    grad = np.ascontiguousarray(grad_out.transpose(cache.order)).reshape(where.shape)
     grad_x = np.empty(np.take(cache.x_shape, cache.order), dtype=grad_out.dtype)
     kernels = numba_kernels()
     if kernels:  # one scatter
@@ -865,8 +866,8 @@ def cross_entropy(logits, target):
     """
     check_cross_entropy(logits, target, "cross_entropy")
     N, C = logits.shape[:2]
-    z = logits.reshape(N, C, -1)
-    t = target.reshape(N, 1, -1)
+    z = logits.reshape(N, C, math.prod(logits.shape[2:]))  # (N, C, pixels); written out: N may be 0
+    t = target.reshape(N, 1, z.shape[2])
     shifted = z - z.max(axis=1, keepdims=True)  # every exponent <= 0: no overflow
     with np.errstate(under="ignore"):  # exp(-1000) is 0, as it should be
         e = np.exp(shifted)

@@ -153,6 +153,33 @@ def test_convolutions_equal_torch(fast_path):
     assert_grads_close(fast.conv_transpose2d_backward(grad_out, cache), grads)
 
 
+def test_an_empty_batch_goes_through_every_fast_op(fast_path):
+    """A batch of no images (the last of a split, say) gives torch's empty outputs and gradients of the right shapes,
+    zero for the weights: through both convolutions (on whole rows and strided), pooling, relu and linear layers."""
+    rng = np.random.default_rng(0)
+    x = np.zeros((0, 32, 6, 6), np.float32)
+    for kwargs in [dict(padding=1), dict(stride=2)]:  # on whole padded rows, then im2col
+        w = randn(rng, 4, 32, 3, 3, dtype=np.float32)
+        out, cache = fast.conv2d(x, w, randn(rng, 4, dtype=np.float32), **kwargs)
+        assert out.shape == torch_oracle("conv2d", [x, w, None], **kwargs).shape
+        grad_x, grad_w, grad_b = fast.conv2d_backward(out, cache)
+        assert grad_x.shape == x.shape and not grad_w.any() and grad_w.shape == w.shape and not grad_b.any()
+    w = randn(rng, 32, 2, 4, 4, dtype=np.float32)
+    out, cache = fast.conv_transpose2d(x, w, None, stride=2, padding=1)
+    assert out.shape == torch_oracle("conv_transpose2d", [x, w, None], stride=2, padding=1).shape
+    grad_x, grad_w, _ = fast.conv_transpose2d_backward(out, cache)
+    assert grad_x.shape == x.shape and grad_w.shape == w.shape and not grad_w.any()
+    for kernel_size, stride in [(2, 2), (3, 2)]:
+        out, cache = fast.max_pool2d(x, kernel_size, stride)
+        assert out.shape == torch_oracle("max_pool2d", [x], kernel_size=kernel_size, stride=stride).shape
+        assert fast.max_pool2d_backward(out, cache).shape == x.shape
+    assert fast.relu_backward(x, fast.relu(x)).shape == x.shape
+    rows, w = np.zeros((0, 5), np.float32), randn(rng, 2, 5, dtype=np.float32)
+    out = fast.linear(rows, w, None)
+    grad_x, grad_w, _ = fast.linear_backward(out, rows, w)
+    assert out.shape == (0, 2) and grad_x.shape == rows.shape and grad_w.shape == w.shape and not grad_w.any()
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # max_pool2d
 # ----------------------------------------------------------------------------------------------------------------
