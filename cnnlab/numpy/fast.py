@@ -356,8 +356,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     N, C_in = x.shape[:2]
     C_out, _, KH, KW = weight.shape
     wide = _wide_pays_off(x.shape, pads, stride, OW, weight[0].size)
-    # Wc: the columns per output row: OW, or the whole padded width Wp (``_wide_windows``)
-    Wc = x.shape[3] + pads[2] + pads[3] if wide else OW
+    # Wc: the columns per output row: OW, or the whole row Wp of the padded planes (``_wide_width``)
+    Wc = _wide_width(x.shape[3], pads) if wide else OW
     L = OH * Wc  # columns per image
     cols = np.empty((C_in, KH, KW, N, OH * Wc), dtype=x.dtype)
     stored, order = _as_stored(x)
@@ -393,14 +393,24 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 # With stride 1, the OH x OW windows' element (i, j) reads the padded plane from (i * DH, j * DW) on, row by row.
 # Reading OH whole padded rows (OH * Wp numbers) instead makes that one contiguous slice of the flattened plane,
 # copied at memory speed, where im2col copies OH runs of only OW numbers (7 for a 7 x 7 image). The Wp - OW extra
-# columns per row cost that much more matrix product (9 / 7 for 7 x 7 images with padding 1) and are dropped.
+# columns per row cost that much more matrix product and are dropped. One gap of zeros between rows pads both
+# sides (``_wide_width``): 8 / 7 more for 7 x 7 images with padding 1, where W + 2 columns would cost 9 / 7.
+
+def _wide_width(W, pads):
+    """Wp, the row length of the whole-row layout: the W numbers of a row, then a gap of max(left, right) zeros.
+    Each row starts ``left`` numbers into its Wp, so the gap is the right padding of one row and the left padding
+    of the next: a window that runs past the end of a row reads the next row's gap, which is 0 as the padding."""
+    return W + max(pads[2], pads[3])
+
 
 def _wide_pays_off(x_shape, pads, stride, OW, K):
-    """Stride 1, the padded rows at most half as long again as the output's, and at least 32 numbers per window
+    """Stride 1, an output row that fits in a row of the layout (OW <= Wp: always, unless the padding on both sides
+    is wider than the kernel), rows at most half as long again as the output's, and at least 32 numbers per window
     (K): with fewer (a first layer's 1 or 3 channels) the product is cheap, and its wider output and the copy
     that drops the extra columns cost more than the contiguous copies save (measured with and without numba:
     64 x 1 x 28 x 28 -> 32, 3.7 ms wide, 3.2 ms im2col; 64 x 8 x 14 x 14 -> 16, 1.8 ms wide, 2.6 ms im2col)."""
-    return tuple(stride) == (1, 1) and x_shape[3] + pads[2] + pads[3] <= 1.5 * OW and K >= 32
+    Wp = _wide_width(x_shape[3], pads)
+    return tuple(stride) == (1, 1) and OW <= Wp <= 1.5 * OW and K >= 32
 
 
 def _wide_planes(x_shape, pads, kernel, dilation, dtype):
@@ -408,8 +418,7 @@ def _wide_planes(x_shape, pads, kernel, dilation, dtype):
     the last kernel element of the last plane runs (KW - 1) * DW numbers past its end. Returns (buffer, padded
     (N, C, Hp, Wp) view)."""
     N, C, H, W = x_shape
-    top, bottom, left, right = pads
-    Hp, Wp = top + H + bottom, left + W + right
+    Hp, Wp = pads[0] + H + pads[1], _wide_width(W, pads)
     flat = np.zeros(N * C * Hp * Wp + (kernel[1] - 1) * dilation[1], dtype=dtype)
     return flat, flat[:N * C * Hp * Wp].reshape(C, N, Hp, Wp).transpose(CHANNELS_FIRST)
 
@@ -417,7 +426,7 @@ def _wide_planes(x_shape, pads, kernel, dilation, dtype):
 def _wide_view(flat, x_shape, pads, kernel, dilation, OH):
     """(C, KH, KW, N, OH * Wp) strided view of the flat padded buffer: element (i, j)'s rows of every plane."""
     N, C, H, W = x_shape
-    Hp, Wp = pads[0] + H + pads[1], pads[2] + W + pads[3]
+    Hp, Wp = pads[0] + H + pads[1], _wide_width(W, pads)
     e = flat.itemsize
     return np.lib.stride_tricks.as_strided(  # planes stored (C, N, Hp, Wp): see ``_wide_planes``
         flat, shape=(C, *kernel, N, OH * Wp),
@@ -430,8 +439,8 @@ def _wide_windows(stored, order, kernel, dilation, pads, cols, n0, n1):
     OH * Wp numbers; its column oh * Wp + ow (ow < OW) is window (oh, ow)'s element (i, j)."""
     x = stored.transpose(order)
     H, W = x.shape[2:]
-    top, bottom, left, right = pads
-    Hp, Wp = top + H + bottom, left + W + right
+    top, bottom, left, _ = pads
+    Hp, Wp = top + H + bottom, _wide_width(W, pads)
     kernels = numba_kernels()
     if kernels:  # plane by plane through a buffer that stays in the cache
         kernels.wide_windows(stored, order == CHANNELS_FIRST, Hp, Wp, *dilation, top, left, cols, n0, n1)
@@ -447,8 +456,8 @@ def _wide_col2im(grad_cols, kernel, dilation, pads, out, n0, n1):
     [n0, n1) -> out (C, N, H, W) contiguous (an (N, C, H, W) array stored channels first), written for those images;
     one contiguous addition per kernel element (the extra columns hold 0: their gradient was 0)."""
     H, W = out.shape[2:]
-    top, bottom, left, right = pads
-    Hp, Wp = top + H + bottom, left + W + right
+    top, bottom, left, _ = pads
+    Hp, Wp = top + H + bottom, _wide_width(W, pads)
     kernels = numba_kernels()
     if kernels:  # plane by plane in a buffer that stays in the cache: one read of the columns
         kernels.wide_col2im(grad_cols, Hp, Wp, *dilation, top, left, out, n0, n1)
@@ -459,7 +468,7 @@ def _wide_col2im(grad_cols, kernel, dilation, pads, out, n0, n1):
     for i in range(kernel[0]):  # elements overlap between (i, j): one at a time
         for j in range(kernel[1]):
             np.add(view[:, i, j], grad_cols[:, i, j], out=view[:, i, j])
-    out[:, n0:n1] = unpad2d(planes, pads).transpose(CHANNELS_FIRST)
+    out[:, n0:n1] = planes[:, :, top:top + H, left:left + W].transpose(CHANNELS_FIRST)
 
 
 def conv2d_backward(grad_out, cache, input_grad=True):
@@ -478,7 +487,7 @@ def conv2d_backward(grad_out, cache, input_grad=True):
     C_out, _, KH, KW = weight.shape
     N, C_in, H, W = cache.x_shape
     OH, OW = cache.out_shape[2:]
-    L = OH * (W + cache.pads[2] + cache.pads[3] if cache.wide else OW)  # columns per image (Wp: whole padded rows)
+    L = OH * (_wide_width(W, cache.pads) if cache.wide else OW)  # columns per image (Wp: whole padded rows)
     if cache.wide:  # g as the product's output, with 0 for the extra columns
         g = np.empty((C_out, N, OH, L // OH), dtype=grad_out.dtype)
         grad_t = grad_out.transpose(1, 0, 2, 3)
