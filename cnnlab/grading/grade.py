@@ -111,15 +111,19 @@ def evaluate(cells, bundle: Bundle, sandbox: Sandbox, *, slot: int = 0, limits: 
     received: dict = {}
     reruns: list[Rerun] = []
     first = None
+    hidden_sent = False
     for _ in range(MAX_RERUNS + 1):
         run_cells = [("pass  # skipped by the grader" if i in skip_cells else src) for i, src in enumerate(cells, 1)]
-        public = [c for c in calls if c["id"] not in received and c["id"] not in hidden_ids]
+        # once a run was given the hidden inputs, no later run computes a public result: a student could
+        # keep them where the next run finds them (uid-only mode: the machine's /tmp) and show them there
+        public = [] if hidden_sent else [c for c in calls if c["id"] not in received and c["id"] not in hidden_ids]
         hidden = [c for c in calls if c["id"] not in received and c["id"] in hidden_ids]
         outcome = sandbox.run(run_cells, public, arrays, slot=slot, limits=limits, hidden_calls=hidden)
         if outcome.fatal or not outcome.started:  # the child failed before any student code ran
             raise RuntimeError(f"the grading child did not start: {outcome.fatal or ''} {outcome.log_tail[-800:]}")
         first = first or outcome
         received.update(outcome.calls)
+        hidden_sent = hidden_sent or (outcome.public_done and bool(hidden))
         if outcome.done:
             break
         finished = [c.get("index") for c in outcome.cells if isinstance(c.get("index"), int)]

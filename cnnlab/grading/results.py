@@ -35,6 +35,7 @@ def build(bundle, *, student: str, submission_sha256: str, outcome=None, cells=N
         "max_score": float(s.test.points),
         "status": "passed" if s.verdict.passed else "failed",
         "output": feedback.test_output(s, bundle.expected(s.test.id), limits),
+        "output_format": "text",  # it quotes student text (error messages); Gradescope's default renders HTML
         "visibility": bundle.lab.hidden_visibility if s.test.hidden else "visible",
     } for s in scores.tests]
     return {

@@ -396,7 +396,7 @@ class Sandbox:
             for name in ("request", "res_w", "log_w", "hid_r"):
                 _close(fds, name)
             uid = None if self.isolation == TRUSTED else self.uid_base + slot
-            self._watch(proc, fds, hidden, calls, hidden_calls, limits, uid, outcome, started)
+            self._watch(proc, fds, hidden, calls, hidden_calls, limits, uid, outcome, started, len(cells))
         finally:
             for name in list(fds):
                 _close(fds, name)
@@ -419,7 +419,7 @@ class Sandbox:
         return b"".join(out) + _records(None, _arrays_of(calls, arrays))
 
     def _watch(self, proc, fds: dict, hidden: bytes, calls, hidden_calls, limits: Limits, uid,
-               outcome: RunOutcome, started: float) -> None:
+               outcome: RunOutcome, started: float, n_cells: int) -> None:
         """Read the child's records and log until it ends or the time is up; send the hidden inputs
         when, and only when, the public results are final."""
         public_ids = {c["id"] for c in calls}
@@ -470,7 +470,7 @@ class Sandbox:
                         outcome.fatal = outcome.fatal if outcome.started else "the child wrote too much"
                         return
                     for header, blob in stream.feed(data):
-                        phase = self._accept(header, blob, phase, outcome, public_ids, hidden_ids, uid)
+                        phase = self._accept(header, blob, phase, outcome, public_ids, hidden_ids, uid, n_cells)
                         if phase == "stop":
                             return
                         if phase == "hidden" and to_send and not sending:
@@ -485,8 +485,9 @@ class Sandbox:
             outcome.log_tail = safe_text(tail.decode("utf-8", "replace"), 4096, keep_newlines=True)
 
     def _accept(self, header: dict, blob: bytes, phase: str, outcome: RunOutcome, public_ids, hidden_ids,
-                uid) -> str:
-        """Take one record from the child if it is of a kind the child may send at this moment."""
+                uid, n_cells: int) -> str:
+        """Take one record from the child if it is of a kind the child may send at this moment. Cell and
+        call records are kept as :func:`_kept` copies, at most one per cell and per call."""
         kind = header.get("kind")
         if phase == "setup":  # no student code has run yet: the child is still ours
             if kind == "sandbox" and not outcome.sandbox:
@@ -506,10 +507,10 @@ class Sandbox:
         if kind == "call" and isinstance(header.get("id"), str):
             ids = public_ids if phase == "public" else hidden_ids
             if header["id"] in ids:
-                outcome.calls.setdefault(header["id"], (header, blob))
+                outcome.calls.setdefault(header["id"], (_kept(header), blob))
                 return phase
-        elif kind == "cell" and phase == "public":
-            outcome.cells.append(header)
+        elif kind == "cell" and phase == "public" and len(outcome.cells) < n_cells:
+            outcome.cells.append(_kept(header))
             return phase
         elif kind == "public_done" and phase == "public":
             outcome.public_done = True
@@ -529,6 +530,25 @@ class Sandbox:
             pass
         if self.isolation == "uid-only":
             _kill_uid(self.uid_base + slot)
+
+
+#: the fields of cell and call records that anything reads (scoring, feedback, reruns)
+RECORD_FIELDS = ("kind", "id", "index", "status", "error_type", "builtin", "message", "cell", "line", "found", "type",
+                 "detail", "seconds")
+
+
+def _kept(header: dict) -> dict:
+    """What the grader keeps of a child's record: the known fields, scalars only, strings cut short. A
+    header may hold 1 MiB of JSON (``[{}, {}, ...]`` is ~25 MiB of Python objects): kept whole, a few
+    dozen of them would fill the grader's memory."""
+    out = {}
+    for key in RECORD_FIELDS:
+        value = header.get(key)
+        if isinstance(value, str):
+            out[key] = value[:1000]
+        elif key in header and (value is None or isinstance(value, (bool, int, float))):
+            out[key] = value
+    return out
 
 
 def _records(header, arrays: dict) -> bytes:
@@ -576,14 +596,31 @@ def _remove(path: str) -> None:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _lock_dir() -> str:
+    """The uid locks' directory, writable by this user only. Not the lock files straight in the shared
+    temp directory: student code that sees it (uid-only mode) could plant links or files under their
+    names there, and every later grader would fail to start."""
+    path = os.path.join(tempfile.gettempdir(), ".cnnlab-grade-uids")
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if not os.path.isdir(path) or os.path.islink(path) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise SandboxUnavailable(f"{path} is not a directory that only uid {os.geteuid()} can write (someone else "
+                                 "made it): remove it and grade again")
+    return path
+
+
 def _claim_uid_block():
     """A block of UIDS_PER_GRADER sandbox uids no other grader on this machine is using.
 
     A grader holds an exclusive lock on a root-only lock file for its block for as long as its
     :class:`Sandbox` lives, so two graders running at once (two courses, pytest-xdist) never share a uid."""
     import fcntl
+    directory = _lock_dir()
     for k in range(MAX_GRADERS):
-        path = os.path.join(tempfile.gettempdir(), f".cnnlab-grade-uids-{k}.lock")
+        path = os.path.join(directory, f"{k}.lock")
         fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -6,9 +6,11 @@ honest submissions graded in the same batch, before and after it, get full marks
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -18,7 +20,8 @@ from grading_helpers import FAST, SOURCE, make_submission, needs_root, write
 
 from cnnlab.grading.authoring import read_source
 from cnnlab.grading.grade import grade_class
-from cnnlab.grading.sandbox import DEFAULT_UID_BASE, MAX_GRADERS, UIDS_PER_GRADER
+from cnnlab.grading.sandbox import (DEFAULT_UID_BASE, MAX_GRADERS, UIDS_PER_GRADER, SandboxUnavailable,
+                                    _claim_uid_block)
 
 FULL = sum(q.points for q in read_source(SOURCE).questions)
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -71,6 +74,19 @@ shutil.rmtree({str(bundle_dir)!r}, ignore_errors=True)
 def conv2d_single(x, kernel):
     return np.array(LEAKED, dtype=float)
 '''
+
+
+#: finds the child's fds and its request (a local of its main()) from inside a cell
+_CHILD_FDS = (
+    "import os, struct, sys\n"
+    "cmd = open('/proc/self/cmdline', 'rb').read().split(b'\\0')\n"
+    "rfd, hfd = (int(cmd[cmd.index(flag) + 1]) for flag in (b'--result-fd', b'--hidden-fd'))\n"
+    "def record(raw):\n"
+    "    return b'CNLB' + struct.pack('<II', len(raw), 0) + raw\n"
+    "frame = sys._getframe()\n"
+    "while frame is not None and 'request' not in frame.f_locals:\n"
+    "    frame = frame.f_back\n"
+    "public_ids = {c['id'] for c in frame.f_locals['request']['calls']}\n")
 
 
 def submissions(lab, bundle_dir: Path, results_dir: Path) -> dict:
@@ -164,6 +180,23 @@ def submissions(lab, bundle_dir: Path, results_dir: Path) -> dict:
             "procs = [subprocess.Popen(['sleep', '300']) for _ in range(3)]\n"
             "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        while True:\n"
             "            time.sleep(1)\n    os._exit(0)\n"])
+    # 62 records of 1 MiB of JSON `[{}, {}, ...]` each: ~1.5 GB of Python objects if the grader kept them
+    s["record_flood"] = make_submission(lab, append=[
+        _CHILD_FDS +
+        "body = b'{\"kind\": \"cell\", \"index\": 1, \"status\": \"ok\", \"x\": [' + b'{},' * 340000 + b'{}]}'\n"
+        "for _ in range(62):\n    os.write(rfd, record(body))\n"])
+    # run 1 claims its public results are final, takes the hidden inputs and leaves; a rerun (it has fewer
+    # public calls) computes public results, which could show what run 1 kept (uid-only: in the host's /tmp)
+    s["hidden_then_rerun"] = make_submission(lab, append=[
+        _CHILD_FDS + "if 'q1.1' in public_ids:\n"
+        "    os.write(rfd, record(b'{\"kind\": \"public_done\"}'))\n"
+        "    while os.read(hfd, 1 << 20):\n        pass\n"
+        "    os._exit(0)\n"])
+    s["html_in_feedback"] = make_submission(lab, replace={"conv2d_single": (
+        "def conv2d_single(x, kernel):\n"
+        "    raise ValueError('<img src=https://evil.example/p.png><a href=https://evil.example>x</a>')\n")})
+    for name in ("=HYPERLINK(\"http:evil.example\",\"x\")", "+1+1", "-1+1", "@SUM(1)"):
+        s[name] = make_submission(lab)
     s["magics"] = make_submission(lab, prepend=["%matplotlib inline\n!pip install nothing\nx = 1\n",
                                                 "%%bash\necho hello\n", "%%time\ny = sum(range(10))\n"])
     s["syntax_error"] = make_submission(lab, prepend=["def broken(:\n    pass\n"])
@@ -192,10 +225,13 @@ def batch(source_lab, bundle_dir, tmp_path_factory):
     before = {p.name: (_sha(p), p.stat().st_mtime_ns) for p in subs.iterdir()}
     bundle_before = {p.name: _sha(p) for p in bundle_dir.iterdir()}
     started = time.time()
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     report = grade_class(subs, bundle_dir, out, jobs=2, overrides=FAST)
+    peak_growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
     results = {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in out.glob("*/results.json")}
     return {"report": report, "results": results, "subs": subs, "out": out, "before": before,
-            "bundle_before": bundle_before, "bundle_dir": bundle_dir, "started": started}
+            "bundle_before": bundle_before, "bundle_dir": bundle_dir, "started": started,
+            "peak_growth_mb": peak_growth_mb}
 
 
 def q(res, question):
@@ -224,7 +260,7 @@ def test_every_submission_gets_a_valid_results_json(batch):
 
 
 def test_honest_submissions_are_unaffected(batch):
-    for name in ("a_good", "m_good", "z_good", "duplicate_ids", "magics", "removed_tests"):
+    for name in ("a_good", "m_good", "z_good", "duplicate_ids", "magics", "removed_tests", "record_flood", "+1+1"):
         assert batch["results"][name]["score"] == FULL, (name, batch["results"][name]["output"])
 
 
@@ -402,3 +438,48 @@ def test_no_temporary_files_left(batch):
     # ours are named cnnlab-grade-<pid>-...: after the batch this process holds none (other graders may run)
     mine = [p for p in Path(tempfile.gettempdir()).glob(f"cnnlab-grade-{os.getpid()}-*")]
     assert mine == []
+
+
+def test_a_flood_of_records_does_not_fill_the_graders_memory(batch):
+    """The grader keeps a few known fields of at most one record per cell and per call."""
+    assert batch["results"]["record_flood"]["score"] == FULL
+    assert batch["peak_growth_mb"] < 600, batch["peak_growth_mb"]
+
+
+def test_no_public_result_is_computed_after_the_hidden_inputs_were_sent(batch):
+    res = batch["results"]["hidden_then_rerun"]
+    assert res["extra_data"]["reruns"] >= 1
+    public = [t for t in res["tests"] if t["visibility"] == "visible"]
+    assert public and all(t["score"] == 0 for t in public), [t["output"] for t in public]
+
+
+def test_test_feedback_is_plain_text(batch):
+    for t in batch["results"]["html_in_feedback"]["tests"]:
+        assert t["output_format"] == "text"  # Gradescope renders test output as simple_format (HTML) otherwise
+
+
+def test_the_gradebook_holds_no_formula(batch):
+    """Student ids are file names students chose: a spreadsheet must not run =HYPERLINK(...) from one."""
+    with (batch["out"] / "gradebook.csv").open(encoding="utf-8") as fh:
+        cells = [cell for row in csv.reader(fh) for cell in row]
+    assert "'=HYPERLINK(\"http:evil.example\",\"x\")" in cells and "'@SUM(1)" in cells
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+@needs_root
+def test_links_planted_in_the_temp_directory_do_not_stop_later_graders(tmp_path, monkeypatch):
+    """What a uid-only submission can leave in the machine's /tmp (world-writable, sticky) under the names of
+    the uid locks: links, and a look-alike lock folder of its own uid."""
+    shared = tmp_path / "tmp"
+    shared.mkdir(mode=0o1777)
+    os.chmod(shared, 0o1777)
+    monkeypatch.setattr(tempfile, "tempdir", str(shared))
+    for k in range(MAX_GRADERS):
+        os.symlink("/etc/passwd", shared / f".cnnlab-grade-uids-{k}.lock")
+    uid_base, fd = _claim_uid_block()
+    os.close(fd)
+    assert DEFAULT_UID_BASE <= uid_base < DEFAULT_UID_BASE + MAX_GRADERS * UIDS_PER_GRADER
+    (shared / ".cnnlab-grade-uids").rename(shared / "ours")
+    os.symlink(shared / "ours", shared / ".cnnlab-grade-uids")
+    with pytest.raises(SandboxUnavailable, match="remove it"):
+        _claim_uid_block()
