@@ -233,8 +233,8 @@ def compile_kernels() -> dict:
         return {"numba": False}
     start = time.perf_counter()
     dispatchers = [getattr(kernels, name) for name in ("im2col", "col2im", "wide_windows", "wide_col2im", "products_t",
-                                                       "max_pool", "max_pool_backward", "relu", "relu_backward",
-                                                       "sgd")]
+                                                       "drop_columns", "spread_columns", "max_pool",
+                                                       "max_pool_backward", "relu", "relu_backward", "sgd")]
     misses_before = sum(sum(d.stats.cache_misses.values()) for d in dispatchers)
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
@@ -244,6 +244,8 @@ def compile_kernels() -> dict:
         for stride in (2, 1):  # strided: im2col, col2im; stride 1: the whole-row windows and their adjoint
             out, cache = conv2d(x, w, bias, stride=stride, padding=1)
             conv2d_backward(out, cache)
+        out, cache = conv2d(np.concatenate([x, x]), w, None, padding=1)  # two images: a gradient stored (N, C, H, W),
+        conv2d_backward(np.ascontiguousarray(out), cache)  # as a user's, is not stored channels first
         out, cache = conv_transpose2d(x, w.transpose(1, 0, 2, 3), stride=2)
         conv_transpose2d_backward(out, cache)
         out, cache = max_pool2d(x, 2)
@@ -375,12 +377,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             _im2col(stored, stride, dilation, pads, cols.reshape(C_in, KH, KW, N, OH, OW), n0, n1)
         # One product per group: (G, C_out/G, K) @ (G, K, images' columns), long rows BLAS runs well.
         np.matmul(w, columns[..., n0 * L:n1 * L], out=product[..., n0 * L:n1 * L])
-        done = product.reshape(C_out, N, OH, Wc)[:, n0:n1, :, :OW]  # wide: without the columns past the last window
-        if bias is None:
-            if wide:
-                out_t[:, n0:n1] = done
-        else:
-            np.add(done, bias.reshape(C_out, 1, 1, 1), out=out_t[:, n0:n1])
+        if wide:  # without the columns past the last window
+            _drop_columns(product.reshape(C_out, N, OH, Wc), bias, out_t, n0, n1)
+        elif bias is not None:
+            out_t[:, n0:n1] += bias.reshape(C_out, 1, 1, 1)
 
     _in_pieces(N, piece, cols.size + product.size + product.size * columns.shape[1] // 32)
     out = out_t.transpose(CHANNELS_FIRST)  # (N, C_out, OH, OW), stored channels first (see ``_as_stored``)
@@ -451,6 +451,30 @@ def _wide_windows(stored, order, kernel, dilation, pads, cols, n0, n1):
     np.copyto(cols[:, :, :, n0:n1], _wide_view(flat, x[n0:n1].shape, pads, kernel, dilation, OH))
 
 
+def _drop_columns(wide, bias, out, n0, n1):
+    """wide (C, N, OH, Wp) -> out (C, N, OH, OW) for the images [n0, n1): the first OW columns of every row, plus the
+    bias (C,) or None."""
+    kernels = numba_kernels()
+    if kernels:
+        kernels.drop_columns(wide, np.zeros(0, out.dtype) if bias is None else bias.astype(out.dtype, copy=False),
+                             out, n0, n1)
+    elif bias is None:
+        out[:, n0:n1] = wide[:, n0:n1, :, :out.shape[3]]
+    else:
+        np.add(wide[:, n0:n1, :, :out.shape[3]], bias.reshape(-1, 1, 1, 1), out=out[:, n0:n1])
+
+
+def _spread_columns(narrow, wide, n0, n1):
+    """narrow (C, N, OH, OW), stored in any order -> wide (C, N, OH, Wp) for the images [n0, n1): every row, then
+    zeros in its extra columns (not np.zeros first: one pass over ``wide`` instead of two)."""
+    kernels = numba_kernels()
+    if kernels:
+        kernels.spread_columns(narrow, wide, n0, n1)
+        return
+    wide[:, n0:n1, :, :narrow.shape[3]] = narrow[:, n0:n1]
+    wide[:, n0:n1, :, narrow.shape[3]:] = 0
+
+
 def _wide_col2im(grad_cols, kernel, dilation, pads, out, n0, n1):
     """The adjoint of ``_wide_windows``: grad_cols (C, KH, KW, n1 - n0, OH * Wp) contiguous, the rows of the images
     [n0, n1) -> out (C, N, H, W) contiguous (an (N, C, H, W) array stored channels first), written for those images;
@@ -506,9 +530,7 @@ def conv2d_backward(grad_out, cache, input_grad=True):
     def piece(n0, n1):  # the images [n0, n1)
         a, b = n0 * L, n1 * L
         if cache.wide:
-            block = g.reshape(C_out, N, OH, L // OH)[:, n0:n1]
-            block[..., :OW] = grad_t[:, n0:n1]
-            block[..., OW:] = 0  # (not np.zeros first: one pass over g instead of two)
+            _spread_columns(grad_t, g.reshape(C_out, N, OH, L // OH), n0, n1)
         # the images' part of the batch sum; OpenBLAS runs cols @ g^T (a tall result) faster than g @ cols^T
         grad_weights[n0] = _products_t(cache.cols, g, a, b)  # (G, K, C_out/G)
         if cache.has_bias:  # (np.dot with ones, BLAS's sum, took 0.32 ms for 32 rows of 25088; this 0.15 ms)

@@ -86,14 +86,15 @@ def test_conv2d_equals_reference(fast_path, dtype, case):
     ((2, 4, 6, 6), (5, 5), dict(padding=2)),
     ((2, 8, 5, 7), (3, 3), dict(padding=2, dilation=(1, 2))),
 ], ids=["7x7 pad 1", "same, dilated, groups", "pad (1, 2)", "1x1", "5x5 pad 2", "pad 2, dilated"])
-def test_conv2d_stride_1_over_whole_rows(fast_path, dtype, shape, kernel, kwargs):
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d_stride_1_over_whole_rows(fast_path, dtype, shape, kernel, kwargs, bias):
     """Stride 1 reads whole padded rows (``ConvCache.wide``; at least 32 numbers per window, as here): the same
     numbers as the reference. One gap of zeros pads both sides of a row: windows running past a row's end read
     the next row's gap (5x5 pad 2: two columns; asymmetric padding: "same" with an even kernel)."""
     rng = np.random.default_rng(6)
     x = randn(rng, *shape, dtype=dtype)
     w = randn(rng, 4, shape[1] // kwargs.get("groups", 1), *kernel, dtype=dtype)
-    b = randn(rng, 4, dtype=dtype)
+    b = randn(rng, 4, dtype=dtype) if bias else None
     out, cache = fast.conv2d(x, w, b, **kwargs)
     assert cache.wide
     assert_close(out, cn.conv2d(x, w, b, **kwargs), tol=TOL[dtype])
@@ -549,9 +550,10 @@ def test_compile_kernels_then_nothing_compiles(monkeypatch):
                  "print({n: len(f.signatures) for n, f in vars(k).items() if hasattr(f, 'signatures') and n[0] != '_'})")
         ready = ast.literal_eval(subprocess.run([sys.executable, "-c", count], capture_output=True, text=True,
                                                 check=True).stdout)
-        loops = {"im2col", "col2im", "wide_windows", "wide_col2im", "products_t", "max_pool", "max_pool_backward",
-                 "relu", "relu_backward", "sgd"}
+        loops = {"im2col", "col2im", "wide_windows", "wide_col2im", "products_t", "drop_columns", "spread_columns",
+                 "max_pool", "max_pool_backward", "relu", "relu_backward", "sgd"}
         assert set(ready) == loops and all(n >= 2 for n in ready.values()), ready
+        assert ready["spread_columns"] >= 4, ready  # float32 and float64, gradients stored channels first or not
     monkeypatch.setattr(fast, "USE_NUMBA", False)
     assert fast.compile_kernels() == {"numba": False}
 
