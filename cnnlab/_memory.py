@@ -4,8 +4,8 @@ A training step frees and allocates the same large arrays every time (a convolut
 the pooling windows). By default glibc returns every freed block over 128 KiB to the kernel (the threshold adapts
 up to 32 MiB), and the first write into each 4 KiB page of the next such block is a page fault. Measured here:
 page faults took 6.5 ms of the 21 ms of the training net's second convolution (forward + backward) with
-cnnlab.numpy, and a cnnlab.torch epoch of that net took 0.54 s instead of 0.42 s (110 000 page faults per epoch
-instead of none). torch's CPU performance guide gets the same with jemalloc or tcmalloc.
+cnnlab.numpy, and a cnnlab.torch epoch of that net took 0.54 s instead of 0.44 s (110 000 to 124 000 page faults
+per epoch instead of about a dozen). torch's CPU performance guide gets the same with jemalloc or tcmalloc.
 
 ``keep_freed_memory`` lets glibc keep them: blocks up to 32 MiB come from the heap and up to 256 MiB of free heap
 is kept, so the process stays at its peak size. For the whole process, so it happens once, on the first op that

@@ -34,8 +34,8 @@ def _window_max(windows, labels):
     element; then the label of element k. On the CPU that reduction is slow (2.6 ms for 4 blocks of 64 x 32 x 14
     x 14), so there the maximum is ``torch.amax`` (0.16 ms) and the label that of the first block equal to it,
     found as in the NumPy code from the last block to the first, written as floats (a comparison and a lerp per
-    element; that pooling's forward went from 3.9 to 1.6 ms); with a NaN, ``torch.max`` again (it knows where the
-    first one is)."""
+    element; the forward of a 2 x 2 pooling of 64 x 32 x 28 x 28: 3.9 ms with ``torch.max``, 1.85 ms so); with a NaN,
+    ``torch.max`` again (it knows where the first one is)."""
     N, C, KH, KW, OH, OW = windows.shape
     elements = np.moveaxis(windows, (2, 3), (0, 1)).reshape(KH * KW, N, C, OH, OW)
     labels = labels.broadcast_to((KH * KW, OH, OW))
