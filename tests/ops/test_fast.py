@@ -78,41 +78,32 @@ def test_conv2d_equals_reference(fast_path, dtype, case):
 
 
 @DTYPES
-@pytest.mark.parametrize("shape, kernel, kwargs", [
-    ((3, 4, 7, 7), (3, 3), dict(padding=1)),
-    ((2, 12, 9, 8), (3, 2), dict(padding="same", dilation=(2, 1), groups=2)),
-    ((2, 4, 6, 10), (2, 4), dict(padding=(1, 2))),
-    ((1, 32, 5, 6), (1, 1), dict()),
-    ((2, 4, 6, 6), (5, 5), dict(padding=2)),
-    ((2, 8, 5, 7), (3, 3), dict(padding=2, dilation=(1, 2))),
-], ids=["7x7 pad 1", "same, dilated, groups", "pad (1, 2)", "1x1", "5x5 pad 2", "pad 2, dilated"])
+@pytest.mark.parametrize("shape, kernel, kwargs, wide", [
+    ((3, 4, 7, 7), (3, 3), dict(padding=1), True),
+    ((2, 12, 9, 8), (3, 2), dict(padding="same", dilation=(2, 1), groups=2), True),
+    ((2, 4, 6, 10), (2, 4), dict(padding=(1, 2)), True),
+    ((1, 32, 5, 6), (1, 1), dict(), True),
+    ((2, 4, 6, 6), (5, 5), dict(padding=2), True),
+    ((2, 8, 5, 7), (3, 3), dict(padding=2, dilation=(1, 2)), True),
+    ((2, 32, 4, 5), (1, 1), dict(padding=1), False),
+], ids=["7x7 pad 1", "same, dilated, groups", "pad (1, 2)", "1x1", "5x5 pad 2", "pad 2, dilated",
+        "padding wider than the kernel"])
 @pytest.mark.parametrize("bias", [True, False])
-def test_conv2d_stride_1_over_whole_rows(fast_path, dtype, shape, kernel, kwargs, bias):
+def test_conv2d_stride_1_over_whole_rows(fast_path, dtype, shape, kernel, kwargs, wide, bias):
     """Stride 1 reads whole padded rows (``ConvCache.wide``; at least 32 numbers per window, as here): the same
     numbers as the reference. One gap of zeros pads both sides of a row: windows running past a row's end read
-    the next row's gap (5x5 pad 2: two columns; asymmetric padding: "same" with an even kernel)."""
+    the next row's gap (5x5 pad 2: two columns; asymmetric padding: "same" with an even kernel). A 1x1 kernel with
+    padding 1 has output rows (W + 2) longer than a row of that layout (W + 1): im2col runs instead."""
     rng = np.random.default_rng(6)
     x = randn(rng, *shape, dtype=dtype)
     w = randn(rng, 4, shape[1] // kwargs.get("groups", 1), *kernel, dtype=dtype)
     b = randn(rng, 4, dtype=dtype) if bias else None
     out, cache = fast.conv2d(x, w, b, **kwargs)
-    assert cache.wide
+    assert cache.wide == wide
     assert_close(out, cn.conv2d(x, w, b, **kwargs), tol=TOL[dtype])
     grad_out = randn(rng, *out.shape, dtype=dtype)
     assert_grads_close(fast.conv2d_backward(grad_out, cache), cn.conv2d_backward(grad_out, x, w, b, **kwargs),
                        tol=TOL[dtype])
-
-
-def test_padding_wider_than_the_kernel_reads_windows_not_rows(fast_path):
-    """A 1x1 kernel with padding 1: an output row (W + 2) is longer than a row of the whole-row layout (W + 1),
-    so im2col runs, with the reference's numbers."""
-    rng = np.random.default_rng(7)
-    x, w = randn(rng, 2, 32, 4, 5, dtype=np.float64), randn(rng, 3, 32, 1, 1, dtype=np.float64)
-    out, cache = fast.conv2d(x, w, None, padding=1)
-    assert not cache.wide
-    assert_close(out, cn.conv2d(x, w, None, padding=1))
-    grad_out = randn(rng, *out.shape, dtype=np.float64)
-    assert_grads_close(fast.conv2d_backward(grad_out, cache), cn.conv2d_backward(grad_out, x, w, None, padding=1))
 
 
 @st.composite
