@@ -38,6 +38,7 @@ import os
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -606,7 +607,7 @@ def _lock_dir() -> str:
     except FileExistsError:
         pass
     info = os.lstat(path)
-    if not os.path.isdir(path) or os.path.islink(path) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:  # lstat: a link is no dir
         raise SandboxUnavailable(f"{path} is not a directory that only uid {os.geteuid()} can write (someone else "
                                  "made it): remove it and grade again")
     return path
